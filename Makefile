@@ -1,0 +1,53 @@
+# The platform's commands. `make run` and `make test` each do their own setup.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test test-unit test-integration test-fuzz bench bench-api lint openapi clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/voice: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(BIN)/voice ## Create .venv with every service, the shared package and dev tools
+
+run: install ## Start the platform on its embedded defaults (gateway on 127.0.0.1:8000)
+	$(BIN)/voice run
+
+test: install ## Every tier: unit, service, flow, isolation and fuzz tests (real Postgres/RabbitMQ)
+	$(BIN)/voice check
+	$(BIN)/pytest -q
+
+test-unit: install ## Pure logic only, no I/O
+	$(BIN)/pytest -q -m "not integration and not e2e"
+
+test-integration: install ## Tests against real Postgres and RabbitMQ
+	$(BIN)/voice check
+	$(BIN)/pytest -q -m "integration and not slow"
+
+test-fuzz: install ## Schemathesis over the gateway's OpenAPI
+	$(BIN)/pytest -q -m slow
+
+bench: bench-api ## Every benchmark
+
+bench-api: install ## Sessions created, fetched, listed via the gateway vs session-svc (N=500 C=16)
+	$(BIN)/python bench/run_api_bench.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared/src services/*/src cli/src
+
+clean: ## Remove the environments
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache

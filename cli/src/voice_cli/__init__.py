@@ -1,0 +1,1 @@
+"""The `voice` command line: dev tokens, setup and `voice run`."""

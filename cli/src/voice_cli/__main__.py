@@ -1,0 +1,7 @@
+"""`python -m voice_cli` is the `voice` command."""
+
+import sys
+
+from voice_cli.main import main
+
+sys.exit(main())

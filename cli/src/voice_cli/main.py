@@ -1,0 +1,219 @@
+"""`voice`: dev tokens, database and bus setup, and `voice run` (the `make run` entrypoint)."""
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import TypeVar
+
+from voice_cli import infra
+from voice_cli.registry import SERVICES, Service
+from voice_cli.supervisor import StopRequest, Supervisor
+from voice_shared.auth import Role, mint_dev_token
+from voice_shared.settings import ServiceSettings
+
+HOST = "127.0.0.1"
+T = TypeVar("T")
+
+
+class CommandFailed(Exception):
+    """Ends the command with exit status 1 and this message on stderr."""
+
+
+def step(description: str, action: Callable[[], T]) -> T:
+    """Run one setup step; a failure becomes one readable line instead of a traceback."""
+    try:
+        return action()
+    except Exception as e:  # reported to the user, who can rerun with the cause fixed
+        raise CommandFailed(f"{description} failed: {type(e).__name__}: {e}") from e
+
+
+# --- voice token ------------------------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = ServiceSettings()
+    if settings.jwks_url:
+        print("warning: VOICE_JWKS_URL is set, so services will refuse HS256 dev tokens",
+              file=sys.stderr)
+    orgs = {args.org: Role(args.role)} if args.org else {}
+    print(mint_dev_token(
+        settings, args.user, orgs, workspaces=args.workspace, platform_admin=args.platform_admin,
+        service=args.service, ttl_seconds=args.ttl,
+    ))
+    return 0
+
+
+# --- voice check, db setup, bus declare --------------------------------------------------------
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    targets = infra.endpoints(ServiceSettings(), infra.superuser_url())
+    failures = infra.unreachable(targets)
+    for target in targets:
+        if target not in failures:
+            print(f"ok: {target.kind} at {target.shown()}")
+    if failures:
+        raise CommandFailed("\n".join(t.problem(e) for t, e in failures.items()))
+    return 0
+
+
+def setup_database(settings: ServiceSettings) -> None:
+    schemas = step("database setup", lambda: asyncio.run(
+        infra.setup_database(settings, infra.superuser_url())))
+    print(f"database ready: schemas {', '.join(schemas)} migrated to head")
+
+
+def declare_bus(settings: ServiceSettings) -> None:
+    step("bus declaration", lambda: asyncio.run(infra.declare_bus(settings)))
+    print(f"bus ready: exchanges and queues of namespace {settings.bus_namespace!r} declared")
+
+
+def cmd_db_setup(_: argparse.Namespace) -> int:
+    setup_database(ServiceSettings())
+    return 0
+
+
+def cmd_bus_declare(_: argparse.Namespace) -> int:
+    declare_bus(ServiceSettings())
+    return 0
+
+
+# --- voice run ----------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    with ExitStack() as containers:
+        settings = ensure_servers(containers)
+        setup_database(settings)
+        declare_bus(settings)
+        return serve(settings, args.startup_timeout)
+
+
+def ensure_servers(containers: ExitStack) -> ServiceSettings:
+    """Settings whose Postgres and RabbitMQ answer, started in containers if needed and possible."""
+    settings = ServiceSettings()
+    failures = infra.unreachable(infra.endpoints(settings, infra.superuser_url()))
+    if not failures:
+        return settings
+    problems = "\n".join(t.problem(e) for t, e in failures.items())
+    if not infra.docker_available():
+        raise CommandFailed(problems + "\n(No Docker engine answered, so no containers either.)")
+    print(f"{problems}\nStarting containers instead (Docker is available)...")
+    env = step("starting containers",
+               lambda: infra.start_containers(containers, {t.kind for t in failures}, settings))
+    # The children inherit this environment, so they use the containers too.
+    os.environ.update(env)
+    return ServiceSettings()
+
+
+def service_url(service: Service) -> str:
+    return f"http://{HOST}:{service.port(os.environ)}"
+
+
+def child_env(service: Service) -> dict[str, str]:
+    """The inherited environment, plus where every service listens (VOICE_<SERVICE>_URL)."""
+    env = dict(os.environ)
+    env.update({f"{s.env_prefix}_URL": service_url(s) for s in SERVICES})
+    env.update({"VOICE_HOST": HOST, "VOICE_PORT": str(service.port(os.environ))})
+    return env
+
+
+def serve(settings: ServiceSettings, startup_timeout: float) -> int:
+    stop = StopRequest().install()
+    supervisor = Supervisor()
+    try:
+        for service in SERVICES:
+            argv = [sys.executable, "-m", "uvicorn", "--factory", service.factory,
+                    "--host", HOST, "--port", str(service.port(os.environ)),
+                    "--log-level", "warning"]
+            supervisor.start(service.name, service_url(service), argv, child_env(service))
+        dead = step("startup", lambda: supervisor.wait_healthy(stop, startup_timeout))
+        if dead is None and not stop:
+            print(banner(settings), flush=True)
+        while dead is None and not stop:
+            time.sleep(0.2)
+            dead = supervisor.first_exited()
+        if dead is not None:
+            raise CommandFailed(f"{dead.name} exited with status {dead.exited()}; "
+                                "stopping the other services (its log is above)")
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        supervisor.stop_all()
+
+
+def banner(settings: ServiceSettings) -> str:
+    org = uuid.uuid4()
+    token = mint_dev_token(settings, "dev-admin", {org: Role.org_admin})
+    gateway = next((s for s in SERVICES if s.public), SERVICES[0])
+    lines = ["", "The platform is running (Ctrl-C stops it):"]
+    for service in SERVICES:
+        extra = f"  OpenAPI {service_url(service)}/openapi.json" if service.public else "  internal"
+        lines.append(f"  {service.name:<17} {service_url(service)}{extra}")
+    lines += [
+        "",
+        "Try it, as an admin of a new organisation (the token is valid for 12 hours):",
+        f"  export ORG={org}",
+        f"  export TOKEN={token}",
+        '  curl -s -H "Authorization: Bearer $TOKEN" '
+        f'"{service_url(gateway)}/api/voice/sessions?orgId=$ORG"',
+        "Other users: voice token --org $ORG --user bob --role org_user",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="voice", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    token = commands.add_parser("token", help="print a signed development token (HS256)")
+    token.add_argument("--org", type=uuid.UUID, help="organisation id the user belongs to")
+    token.add_argument("--user", required=True, help="subject (user id)")
+    token.add_argument("--role", choices=[r.value for r in Role], default=Role.org_user.value)
+    token.add_argument("--platform-admin", action="store_true")
+    token.add_argument("--workspace", type=uuid.UUID, action="append", default=[],
+                       help="workspace id (repeatable)")
+    token.add_argument("--service", help="service identity, e.g. 'bot' (not for users)")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 hours)")
+    token.set_defaults(func=cmd_token)
+
+    check = commands.add_parser("check", help="check that Postgres and RabbitMQ answer")
+    check.set_defaults(func=cmd_check)
+
+    db = commands.add_parser("db", help="database commands").add_subparsers(
+        dest="db_command", required=True)
+    db.add_parser("setup", help="create roles, database and schemas; run every migration"
+                  ).set_defaults(func=cmd_db_setup)
+
+    bus = commands.add_parser("bus", help="message bus commands").add_subparsers(
+        dest="bus_command", required=True)
+    bus.add_parser("declare", help="declare exchanges, queues and dead-letter queues"
+                   ).set_defaults(func=cmd_bus_declare)
+
+    run = commands.add_parser("run", help="set up and start every service (make run)")
+    run.add_argument("--startup-timeout", type=float, default=60.0,
+                     help="seconds to wait for every /healthz")
+    run.set_defaults(func=cmd_run)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CommandFailed as e:
+        print(f"voice {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The `voice` command: tokens that services accept, and `voice run` failing or serving."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from voice_cli.infra import DEFAULT_SUPERUSER_URL
+from voice_cli.main import main
+from voice_cli.registry import SERVICES
+from voice_shared.auth import Role, TokenVerifier
+from voice_shared.errors import Unauthorized
+from voice_shared.settings import ServiceSettings
+
+VOICE = [sys.executable, "-m", "voice_cli"]
+
+
+async def test_token_verifies_and_carries_the_claims(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOICE_JWT_SECRET", "cli-test-secret-" + uuid.uuid4().hex)
+    org, workspace = uuid.uuid4(), uuid.uuid4()
+
+    status = main(["token", "--org", str(org), "--user", "alice", "--role", "org_owner",
+                   "--platform-admin", "--workspace", str(workspace), "--ttl", "60"])
+    token = capsys.readouterr().out.strip()
+
+    assert status == 0
+    principal = await TokenVerifier(ServiceSettings()).verify(token)
+    assert principal.sub == "alice" and principal.orgs == {org: Role.org_owner}
+    assert principal.workspaces == {workspace} and principal.platform_admin
+    with pytest.raises(Unauthorized):  # signed with VOICE_JWT_SECRET, not the default
+        await TokenVerifier(ServiceSettings(jwt_secret="another-secret")).verify(token)
+
+
+def test_run_with_unreachable_postgres_names_the_url() -> None:
+    url = "postgresql+asyncpg://voice_app@127.0.0.1:1/voice"
+    # DOCKER_HOST pointing nowhere: where the docker package is installed, no containers start.
+    env = {**os.environ, "VOICE_DATABASE_URL": url, "DOCKER_HOST": "unix:///nonexistent.sock"}
+
+    done = subprocess.run([*VOICE, "run"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert url in done.stderr and "VOICE_DATABASE_URL" in done.stderr
+    assert "pg_ctlcluster" in done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_run_serves_every_service_and_stops_on_sigint(
+    platform_env: dict[str, str], tmp_path: Path
+) -> None:
+    ports = {s.name: free_port() for s in SERVICES}
+    env = {
+        **os.environ,
+        **{f"VOICE_{key.upper()}": value for key, value in platform_env.items()},
+        **{f"{s.env_prefix}_PORT": str(ports[s.name]) for s in SERVICES},
+        "VOICE_SUPERUSER_DATABASE_URL": os.environ.get("VOICE_TEST_PG", DEFAULT_SUPERUSER_URL),
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        run = subprocess.Popen([*VOICE, "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "The platform is running" not in log.read_text():
+            assert run.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+        for service in SERVICES:
+            assert httpx.get(f"http://127.0.0.1:{ports[service.name]}/healthz").status_code == 200
+        gateway = ports["gateway"]
+        assert httpx.get(f"http://127.0.0.1:{gateway}/openapi.json").status_code == 200
+        assert f"http://127.0.0.1:{gateway}/openapi.json" in log.read_text()
+
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if run.poll() is None:
+            run.kill()
+    for port in ports.values():
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz")

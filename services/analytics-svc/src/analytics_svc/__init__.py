@@ -1,0 +1,1 @@
+"""analytics-svc: scores finished interviews against their rubric."""

@@ -1,0 +1,1 @@
+"""bot-orchestrator: keeps a warm pool of bot workers and assigns them to sessions."""

@@ -1,0 +1,77 @@
+"""Table models of session-svc (DDL lives in migrations/; these map the same tables)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from session_svc.settings import SCHEMA
+
+
+class VoiceConfig(SQLModel, table=True):
+    __tablename__ = "voice_configs"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    name: str
+    description: str = ""
+    active: bool = True
+    version: int = 1
+    definition: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class VoiceConfigVersion(SQLModel, table=True):
+    __tablename__ = "voice_config_versions"
+    __table_args__ = {"schema": SCHEMA}
+
+    config_id: UUID = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    org_id: UUID
+    definition: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime
+
+
+class VoiceSession(SQLModel, table=True):
+    __tablename__ = "voice_sessions"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    workspace_id: UUID | None = None
+    config_id: UUID
+    config_version: int
+    interview_type: str
+    candidate_name: str
+    candidate_email: str
+    status: str = "pending"
+    status_reason: str | None = None
+    metadata_: dict[str, Any] = Field(sa_column=Column("metadata", JSONB, nullable=False))
+    created_by: str
+    assignee_id: str | None = None
+    shared_with_workspace: bool = False
+    created_at: datetime
+    updated_at: datetime
+    ready_at: datetime | None = None
+    active_at: datetime | None = None
+    ended_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class VoiceShare(SQLModel, table=True):
+    __tablename__ = "voice_shares"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    session_id: UUID
+    user_id: str
+    level: str
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,53 @@
+"""Who may do what with a session. Pure functions of the principal and the session's facts."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from voice_shared.api.sessions import Access, ShareLevel
+from voice_shared.auth import Principal
+
+# Each access level includes the ones after it.
+LEVELS: tuple[Access, ...] = ("manage", "view_analytics", "view_transcript", "view")
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the rules need to know about a session."""
+
+    org_id: UUID
+    created_by: str
+    assignee_id: str | None
+    workspace_id: UUID | None
+    shared_with_workspace: bool
+    share_level: ShareLevel | None  # the caller's own share, if any
+
+
+def access(principal: Principal, s: SessionFacts) -> Access | None:
+    """The caller's best access to the session, or None (then it does not exist for them)."""
+    if not principal.is_member(s.org_id):
+        return None  # platform admins included: no org data without membership
+    if principal.is_org_admin(s.org_id):
+        return "manage"
+    if principal.sub in (s.created_by, s.assignee_id):
+        return "manage"
+    best: Access | None = s.share_level.value if s.share_level else None  # type: ignore[assignment]
+    if s.shared_with_workspace and s.workspace_id in principal.workspaces and best is None:
+        best = "view"
+    return best
+
+
+def allows(granted: Access | None, needed: Access) -> bool:
+    return granted is not None and LEVELS.index(granted) <= LEVELS.index(needed)
+
+
+def can_create_sessions(principal: Principal, org_id: UUID) -> bool:
+    return principal.is_member(org_id)
+
+
+def can_manage_org_resources(principal: Principal, org_id: UUID) -> bool:
+    """Configs and knowledge bases are written by org admins and owners."""
+    return principal.is_org_admin(org_id)
+
+
+def can_read_org_resources(principal: Principal, org_id: UUID) -> bool:
+    return principal.is_member(org_id)

@@ -1,0 +1,101 @@
+"""Queries of session-svc. Repositories never commit: the service owns the transaction."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tuple_
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from voice_shared.api.common import decode_cursor
+from voice_shared.api.sessions import ShareLevel
+from voice_shared.auth import Principal
+from voice_shared.errors import NotFound
+
+from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
+from session_svc.permissions import SessionFacts
+
+
+def visible_to(principal: Principal, org_id: UUID) -> ColumnElement[bool]:
+    """The SQL twin of permissions.access: sessions the caller may at least view."""
+    s = VoiceSession
+    if principal.is_org_admin(org_id):
+        return s.org_id == org_id  # type: ignore[return-value]
+    if not principal.is_member(org_id):
+        return false()
+    shared = exists().where(VoiceShare.session_id == s.id, VoiceShare.user_id == principal.sub)
+    ors: list[Any] = [s.created_by == principal.sub, s.assignee_id == principal.sub, shared]
+    if principal.workspaces:
+        ors.append(and_(s.shared_with_workspace, s.workspace_id.in_(principal.workspaces)))  # type: ignore[union-attr]
+    return or_(*ors)
+
+
+def live_sessions() -> ColumnElement[bool]:
+    return VoiceSession.deleted_at.is_(None)  # type: ignore[union-attr]
+
+
+async def get_session_row(
+    tx: AsyncSession, session_id: UUID, principal: Principal, *, lock: bool = False
+) -> tuple[VoiceSession, ShareLevel | None]:
+    """The live session and the caller's own share level; NotFound if absent or deleted."""
+    stmt = (
+        select(VoiceSession, VoiceShare.level)
+        .outerjoin(
+            VoiceShare,
+            and_(VoiceShare.session_id == VoiceSession.id, VoiceShare.user_id == principal.sub),
+        )
+        .where(VoiceSession.id == session_id, live_sessions())
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=VoiceSession)
+    row = (await tx.execute(stmt)).first()
+    if row is None:
+        raise NotFound("No such session.", code="session_not_found")
+    session, level = row
+    return session, ShareLevel(level) if level else None
+
+
+def facts(session: VoiceSession, share: ShareLevel | None) -> SessionFacts:
+    return SessionFacts(
+        org_id=session.org_id,
+        created_by=session.created_by,
+        assignee_id=session.assignee_id,
+        workspace_id=session.workspace_id,
+        shared_with_workspace=session.shared_with_workspace,
+        share_level=share,
+    )
+
+
+def page_after(stmt: Any, model: Any, cursor: str | None, limit: int) -> Any:
+    """Newest first, keyset-paginated on (created_at, id); fetches one extra row to see more."""
+    if cursor:
+        created_at, id_ = decode_cursor(cursor)
+        stmt = stmt.where(tuple_(model.created_at, model.id) < tuple_(created_at, id_))
+    return stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+
+
+async def count(tx: AsyncSession, model: Any, *where: Any) -> int:
+    return (await tx.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+
+
+async def get_config_row(tx: AsyncSession, config_id: UUID, *, lock: bool = False) -> VoiceConfig:
+    stmt = select(VoiceConfig).where(VoiceConfig.id == config_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    config = (await tx.execute(stmt)).scalar_one_or_none()
+    if config is None:
+        raise NotFound("No such interview config.", code="config_not_found")
+    return config
+
+
+async def config_in_use(tx: AsyncSession, config_id: UUID) -> int:
+    return await count(tx, VoiceSession, VoiceSession.config_id == config_id)
+
+
+def created_between(model: Any, start: datetime | None, end: datetime | None) -> list[Any]:
+    where = []
+    if start is not None:
+        where.append(model.created_at >= start)
+    if end is not None:
+        where.append(model.created_at < end)
+    return where

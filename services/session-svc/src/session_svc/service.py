@@ -1,0 +1,346 @@
+"""Voice sessions: create, read, list, update, delete, lifecycle transitions, shares, stats."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.configs import InterviewDefinition
+from voice_shared.api.sessions import (
+    Access,
+    SessionCreate,
+    SessionPublic,
+    SessionUpdate,
+    ShareCreate,
+    ShareLevel,
+    SharePublic,
+    Stats,
+)
+from voice_shared.auth import Principal
+from voice_shared.contracts import (
+    Envelope,
+    SessionCreated,
+    SessionEnded,
+    SessionStarted,
+    SessionStatus,
+    envelope,
+)
+from voice_shared.db import SessionMaker, transaction
+from voice_shared.errors import Conflict, Forbidden, NotFound
+from voice_shared.outbox import add_to_outbox, claim_inbox
+
+from session_svc import repository as repo
+from session_svc.deps import require_member
+from session_svc.knowledge.service import link_kbs
+from session_svc.lifecycle import TERMINAL, check_transition
+from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
+from session_svc.permissions import access, allows, can_create_sessions
+from session_svc.settings import SCHEMA
+
+S = SessionStatus
+
+
+def public(session: VoiceSession, granted: Access) -> SessionPublic:
+    duration = None
+    if session.active_at and session.ended_at:
+        duration = (session.ended_at - session.active_at).total_seconds()
+    return SessionPublic(
+        id=session.id, org_id=session.org_id, workspace_id=session.workspace_id,
+        config_id=session.config_id, config_version=session.config_version,
+        interview_type=session.interview_type, candidate_name=session.candidate_name,
+        candidate_email=session.candidate_email, status=SessionStatus(session.status),
+        status_reason=session.status_reason, metadata=session.metadata_,
+        created_by=session.created_by, assignee_id=session.assignee_id,
+        shared_with_workspace=session.shared_with_workspace, created_at=session.created_at,
+        updated_at=session.updated_at, ready_at=session.ready_at, active_at=session.active_at,
+        ended_at=session.ended_at, duration_seconds=duration, access=granted,
+    )
+
+
+async def require_session(
+    tx: AsyncSession, principal: Principal, org_id: UUID, session_id: UUID, needed: Access,
+    *, lock: bool = False,
+) -> tuple[VoiceSession, Access]:
+    """The session if the caller has ``needed``: 404 if they cannot see it, 403 if they can but lack it."""
+    require_member(principal, org_id)
+    session, share = await repo.get_session_row(tx, session_id, principal, lock=lock)
+    granted = access(principal, repo.facts(session, share))
+    if granted is None:
+        raise NotFound("No such session.", code="session_not_found")
+    if not allows(granted, needed):
+        raise Forbidden(f"This needs '{needed}' access to the session; you have '{granted}'.",
+                        code="insufficient_access")
+    return session, granted
+
+
+async def create_session(
+    db: SessionMaker, principal: Principal, org_id: UUID, body: SessionCreate, correlation_id: str
+) -> SessionPublic:
+    require_member(principal, org_id)
+    if not can_create_sessions(principal, org_id):
+        raise Forbidden("Only org members may create sessions.")
+    async with transaction(db, org_id) as tx:
+        config = await repo.get_config_row(tx, body.config_id)
+        if not config.active:
+            raise Conflict("The config is inactive; activate it or choose another.",
+                           code="config_inactive")
+        now = datetime.now(UTC)
+        session = VoiceSession(
+            id=uuid.uuid4(), org_id=org_id, workspace_id=body.workspace_id,
+            config_id=config.id, config_version=config.version,
+            interview_type=body.interview_type, candidate_name=body.candidate_name,
+            candidate_email=body.candidate_email, metadata_=body.metadata,
+            created_by=principal.sub, assignee_id=body.assignee_id,
+            shared_with_workspace=body.shared_with_workspace, created_at=now, updated_at=now,
+        )
+        tx.add(session)
+        await tx.flush()
+        await link_kbs(tx, org_id, session.id, body.kb_ids)
+        await add_to_outbox(tx, SCHEMA, envelope(
+            SessionCreated(
+                session_id=session.id, config_id=config.id, config_version=config.version,
+                interview_type=session.interview_type, workspace_id=session.workspace_id,
+                created_by=principal.sub,
+            ),
+            org_id=org_id, session_id=session.id, correlation_id=correlation_id,
+        ))
+    return public(session, "manage")
+
+
+async def get_session(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID
+) -> SessionPublic:
+    async with transaction(db, org_id) as tx:
+        session, granted = await require_session(tx, principal, org_id, session_id, "view")
+    return public(session, granted)
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    status: SessionStatus | None = None
+    workspace_id: UUID | None = None
+    config_id: UUID | None = None
+    interview_type: str | None = None
+    candidate: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def where(self) -> list:  # type: ignore[type-arg]
+        s = VoiceSession
+        where = repo.created_between(s, self.created_from, self.created_to)
+        if self.status is not None:
+            where.append(s.status == self.status.value)
+        if self.workspace_id is not None:
+            where.append(s.workspace_id == self.workspace_id)
+        if self.config_id is not None:
+            where.append(s.config_id == self.config_id)
+        if self.interview_type is not None:
+            where.append(s.interview_type == self.interview_type)
+        if self.candidate:
+            pattern = "%" + self.candidate.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(s.candidate_name.ilike(pattern) | s.candidate_email.ilike(pattern))  # type: ignore[attr-defined]
+        return where
+
+
+async def list_sessions(
+    db: SessionMaker, principal: Principal, org_id: UUID, filters: SessionFilters,
+    limit: int, cursor: str | None,
+) -> Page[SessionPublic]:
+    require_member(principal, org_id)
+    where = [repo.live_sessions(), repo.visible_to(principal, org_id), *filters.where()]
+    stmt = select(VoiceSession, VoiceShare.level).outerjoin(
+        VoiceShare, and_(VoiceShare.session_id == VoiceSession.id, VoiceShare.user_id == principal.sub)
+    ).where(*where)
+    async with transaction(db, org_id) as tx:
+        rows = (await tx.execute(repo.page_after(stmt, VoiceSession, cursor, limit))).all()
+        total = await repo.count(tx, VoiceSession, *where)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = []
+    for session, level in rows:
+        granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
+        if granted is not None:  # visible_to and access agree; this guards the twin
+            items.append(public(session, granted))
+    last = rows[-1][0] if rows else None
+    return Page[SessionPublic](
+        items=items, total=total,
+        next_cursor=encode_cursor(last.created_at, last.id) if more and last else None,
+    )
+
+
+async def update_session(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, body: SessionUpdate
+) -> SessionPublic:
+    changes = body.model_dump(exclude_unset=True)
+    async with transaction(db, org_id) as tx:
+        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        if "metadata" in changes:
+            session.metadata_ = changes.pop("metadata") or {}
+        for field, value in changes.items():
+            if value is None and field in ("candidate_name", "candidate_email", "shared_with_workspace"):
+                continue  # explicit null on a required field leaves it as it is
+            setattr(session, field, value)
+        session.updated_at = datetime.now(UTC)
+        tx.add(session)
+    return public(session, granted)
+
+
+def _transition(
+    session: VoiceSession, target: SessionStatus, reason: str | None, actor: str,
+    correlation_id: str | None, transport: str = "local",
+) -> list[Envelope]:
+    """Apply one lifecycle transition to the row; return the events it emits."""
+    check_transition(SessionStatus(session.status), target)
+    now = datetime.now(UTC)
+    session.status, session.status_reason, session.updated_at = target.value, reason, now
+    ids = {"org_id": session.org_id, "session_id": session.id, "correlation_id": correlation_id}
+    if target == S.ready:
+        session.ready_at = now
+        return [envelope(SessionStarted(
+            session_id=session.id, config_id=session.config_id,
+            config_version=session.config_version, transport=transport,  # type: ignore[arg-type]
+            started_by=actor,
+        ), **ids)]
+    if target == S.active:
+        session.active_at = now
+        return []
+    session.ended_at = now
+    duration = (now - session.active_at).total_seconds() if session.active_at else None
+    return [envelope(SessionEnded(
+        session_id=session.id, status=target.value, reason=reason or target.value,  # type: ignore[arg-type]
+        duration_seconds=duration,
+    ), **ids)]
+
+
+async def transition(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID,
+    target: SessionStatus, reason: str | None, correlation_id: str,
+) -> SessionPublic:
+    """A user's start (to ready), end (to completed) or cancel."""
+    async with transaction(db, org_id) as tx:
+        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        transport = "local"
+        if target == S.ready:
+            version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
+            if version is not None:
+                transport = InterviewDefinition.model_validate(version.definition).providers.transport
+        events = _transition(session, target, reason, principal.sub, correlation_id, transport)
+        tx.add(session)
+        await tx.flush()
+        await add_to_outbox(tx, SCHEMA, *events)
+    return public(session, granted)
+
+
+async def apply_bot_event(
+    db: SessionMaker, org_id: UUID, session_id: UUID, target: SessionStatus, reason: str | None,
+    consumer: str, event_id: UUID, correlation_id: str | None,
+) -> bool:
+    """A bot's report moves the session (inbox-deduplicated); False if it was a duplicate or moot."""
+    async with transaction(db, org_id) as tx:
+        if not await claim_inbox(tx, SCHEMA, consumer, event_id):
+            return False
+        session = (await tx.execute(
+            select(VoiceSession).where(VoiceSession.id == session_id).with_for_update()
+        )).scalar_one_or_none()
+        if session is None or SessionStatus(session.status) == target:
+            return False
+        if SessionStatus(session.status) in TERMINAL:
+            return False  # the session ended first (e.g. cancelled): a late report changes nothing
+        events = []
+        if SessionStatus(session.status) == S.ready and target in TERMINAL:
+            # bot.finished overtook bot.joined (separate queues): pass through active on the way.
+            events += _transition(session, S.active, None, "bot", correlation_id)
+        events += _transition(session, target, reason, "bot", correlation_id)
+        tx.add(session)
+        await tx.flush()
+        await add_to_outbox(tx, SCHEMA, *events)
+    return True
+
+
+async def delete_session(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, correlation_id: str
+) -> None:
+    """Soft delete; a session still running is cancelled first, so its room and bot are released."""
+    async with transaction(db, org_id) as tx:
+        session, _ = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        events = []
+        if SessionStatus(session.status) not in TERMINAL:
+            events = _transition(session, S.cancelled, "deleted", principal.sub, correlation_id)
+        session.deleted_at = datetime.now(UTC)
+        tx.add(session)
+        await tx.flush()
+        await add_to_outbox(tx, SCHEMA, *events)
+
+
+def _share_public(share: VoiceShare) -> SharePublic:
+    return SharePublic.model_validate(share)
+
+
+async def list_shares(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID
+) -> list[SharePublic]:
+    async with transaction(db, org_id) as tx:
+        await require_session(tx, principal, org_id, session_id, "manage")
+        rows = (await tx.execute(
+            select(VoiceShare).where(VoiceShare.session_id == session_id).order_by(VoiceShare.created_at)
+        )).scalars().all()
+    return [_share_public(r) for r in rows]
+
+
+async def create_share(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, body: ShareCreate
+) -> SharePublic:
+    share = VoiceShare(
+        id=uuid.uuid4(), org_id=org_id, session_id=session_id, user_id=body.user_id,
+        level=body.level.value, created_by=principal.sub, created_at=datetime.now(UTC),
+    )
+    try:
+        async with transaction(db, org_id) as tx:
+            await require_session(tx, principal, org_id, session_id, "manage")
+            tx.add(share)
+    except IntegrityError as e:
+        raise Conflict(f"The session is already shared with {body.user_id!r}; delete that share "
+                       "first to change its level.", code="share_exists") from e
+    return _share_public(share)
+
+
+async def delete_share(
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, share_id: UUID
+) -> None:
+    async with transaction(db, org_id) as tx:
+        await require_session(tx, principal, org_id, session_id, "manage")
+        share = await tx.get(VoiceShare, share_id)
+        if share is None or share.session_id != session_id:
+            raise NotFound("No such share.", code="share_not_found")
+        await tx.delete(share)
+
+
+async def stats(db: SessionMaker, principal: Principal, org_id: UUID) -> Stats:
+    require_member(principal, org_id)
+    s = VoiceSession
+    now = datetime.now(UTC)
+    week = now - timedelta(days=now.weekday(), hours=now.hour, minutes=now.minute,
+                           seconds=now.second, microseconds=now.microsecond)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    completed = s.status == S.completed.value
+    where = [repo.live_sessions(), repo.visible_to(principal, org_id)]
+    async with transaction(db, org_id) as tx:
+        by_status = dict((await tx.execute(
+            select(s.status, func.count()).where(*where).group_by(s.status)
+        )).all())
+        week_n, month_n, avg = (await tx.execute(select(
+            func.count(case((and_(completed, s.ended_at >= week), 1))),
+            func.count(case((and_(completed, s.ended_at >= month), 1))),
+            func.avg(case((completed, func.extract("epoch", s.ended_at - s.active_at)))),
+        ).where(*where))).one()
+    return Stats(
+        total=sum(by_status.values()),
+        by_status={status: by_status.get(status.value, 0) for status in SessionStatus},
+        completed_this_week=week_n, completed_this_month=month_n,
+        average_duration_seconds=float(avg) if avg is not None else None,
+    )

@@ -1,0 +1,1 @@
+"""transcript-svc: collects transcript segments and stores final transcripts."""

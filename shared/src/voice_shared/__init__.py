@@ -1,0 +1,1 @@
+"""Contracts and common code shared by every service of the voice interview platform."""

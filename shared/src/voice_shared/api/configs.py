@@ -1,0 +1,170 @@
+"""Interview configs: persona, question plan, follow-ups, rubric and voice providers."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from voice_shared.api.common import ApiModel, Slug, WriteModel
+
+
+class QuestionType(StrEnum):
+    open = "open"
+    behavioral = "behavioral"
+    technical = "technical"
+    situational = "situational"
+    screening = "screening"
+
+
+ExpectedItem = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class FollowUp(WriteModel):
+    """When to ask follow-ups: short answers or missing expected items, up to maxFollowUps."""
+
+    enabled: bool = True
+    max_follow_ups: int = Field(default=2, ge=0, le=5)
+    expected_items: list[ExpectedItem] = Field(
+        default_factory=list, max_length=20,
+        description="Points a complete answer mentions; missing ones prompt a follow-up.",
+    )
+
+
+class Question(WriteModel):
+    id: Slug
+    text: str = Field(min_length=1, max_length=2000)
+    type: QuestionType = QuestionType.open
+    competency: str = Field(default="general", min_length=1, max_length=100)
+    time_limit_seconds: int = Field(default=180, ge=15, le=3600)
+    follow_up: FollowUp = Field(default_factory=FollowUp)
+
+
+class RubricLevel(WriteModel):
+    score: int = Field(ge=1, le=5)
+    description: str = Field(min_length=1, max_length=1000)
+
+
+class Criterion(WriteModel):
+    id: Slug
+    name: str = Field(min_length=1, max_length=120)
+    weight: float = Field(gt=0, le=100)
+    description: str = Field(default="", max_length=2000)
+    levels: list[RubricLevel] = Field(default_factory=list, max_length=5)
+
+    @model_validator(mode="after")
+    def _distinct_level_scores(self) -> "Criterion":
+        scores = [lv.score for lv in self.levels]
+        if len(scores) != len(set(scores)):
+            raise ValueError(f"criterion {self.id!r} has two level anchors with the same score")
+        return self
+
+
+class Rubric(WriteModel):
+    criteria: list[Criterion] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Rubric":
+        ids = [c.id for c in self.criteria]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rubric criteria ids must be unique")
+        return self
+
+
+class SttChoice(WriteModel):
+    provider: Literal["whisper", "deepgram"] = "whisper"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class LlmChoice(WriteModel):
+    provider: Literal["scripted", "openai"] = "scripted"
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="For 'openai': model (required), baseUrl, temperature."
+    )
+
+    @model_validator(mode="after")
+    def _model_named(self) -> "LlmChoice":
+        if self.provider == "openai" and not isinstance(self.options.get("model"), str):
+            raise ValueError("llm provider 'openai' needs options.model (e.g. 'gpt-4o-mini')")
+        return self
+
+
+class TtsChoice(WriteModel):
+    provider: Literal["piper", "espeak", "cartesia"] = "piper"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Providers(WriteModel):
+    transport: Literal["local", "daily"] = "local"
+    stt: SttChoice = Field(default_factory=SttChoice)
+    llm: LlmChoice = Field(default_factory=LlmChoice)
+    tts: TtsChoice = Field(default_factory=TtsChoice)
+
+
+class InterviewDefinition(WriteModel):
+    """What the bot runs: the versioned part of a config."""
+
+    bot_name: str = Field(min_length=1, max_length=80)
+    persona: str = Field(min_length=1, max_length=10_000, description="The interviewer's system prompt.")
+    greeting: str = Field(min_length=1, max_length=1000)
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    max_duration_minutes: int = Field(default=30, ge=1, le=240)
+    idle_timeout_seconds: int = Field(default=30, ge=5, le=600)
+    questions: list[Question] = Field(min_length=1, max_length=50)
+    rubric: Rubric
+    providers: Providers = Field(default_factory=Providers)
+
+    @model_validator(mode="after")
+    def _unique_question_ids(self) -> "InterviewDefinition":
+        ids = [q.id for q in self.questions]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"question ids must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class ConfigCreate(InterviewDefinition):
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    active: bool = True
+
+
+class ConfigUpdate(WriteModel):
+    """Any subset of a config's fields; every change bumps the version."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    active: bool | None = None
+    bot_name: str | None = Field(default=None, min_length=1, max_length=80)
+    persona: str | None = Field(default=None, min_length=1, max_length=10_000)
+    greeting: str | None = Field(default=None, min_length=1, max_length=1000)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    max_duration_minutes: int | None = Field(default=None, ge=1, le=240)
+    idle_timeout_seconds: int | None = Field(default=None, ge=5, le=600)
+    questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
+    rubric: Rubric | None = None
+    providers: Providers | None = None
+
+
+class ConfigPublic(InterviewDefinition):
+    model_config = ApiModel.model_config
+
+    id: UUID
+    org_id: UUID
+    name: str
+    description: str
+    active: bool
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConfigVersionPublic(ApiModel):
+    """One stored version of a config, as a session runs it."""
+
+    config_id: UUID
+    version: int
+    definition: InterviewDefinition
+    created_at: datetime

@@ -1,0 +1,113 @@
+"""Voice sessions, their knowledge-base links and shares, and the org's stats."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from voice_shared.api.common import ApiModel, Email, Metadata, WriteModel
+from voice_shared.contracts import SessionStatus
+
+
+class ShareLevel(StrEnum):
+    """Each level includes the ones before it."""
+
+    view = "view"
+    view_transcript = "view_transcript"
+    view_analytics = "view_analytics"
+
+
+Access = Literal["manage", "view_analytics", "view_transcript", "view"]
+
+
+class SessionCreate(WriteModel):
+    config_id: UUID
+    interview_type: str = Field(min_length=1, max_length=64)
+    candidate_name: str = Field(min_length=1, max_length=200)
+    candidate_email: Email
+    workspace_id: UUID | None = None
+    shared_with_workspace: bool = False
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=200)
+    kb_ids: list[UUID] = Field(default_factory=list, max_length=20)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class SessionUpdate(WriteModel):
+    candidate_name: str | None = Field(default=None, min_length=1, max_length=200)
+    candidate_email: Email | None = None
+    metadata: Metadata | None = None
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=200)
+    shared_with_workspace: bool | None = None
+
+
+class SessionTransition(WriteModel):
+    """Body of start, end and cancel (all optional)."""
+
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SessionPublic(ApiModel):
+    id: UUID
+    org_id: UUID
+    workspace_id: UUID | None
+    config_id: UUID
+    config_version: int
+    interview_type: str
+    candidate_name: str
+    candidate_email: str
+    status: SessionStatus
+    status_reason: str | None
+    metadata: dict[str, Any]
+    created_by: str
+    assignee_id: str | None
+    shared_with_workspace: bool
+    created_at: datetime
+    updated_at: datetime
+    ready_at: datetime | None
+    active_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None
+    access: Access = Field(description="What the caller may do with this session.")
+
+
+class KbLinkCreate(WriteModel):
+    kb_id: UUID
+    enabled: bool = True
+
+
+class KbLinkUpdate(WriteModel):
+    enabled: bool
+
+
+class KbLinkPublic(ApiModel):
+    kb_id: UUID
+    name: str
+    enabled: bool
+    created_at: datetime
+
+
+class ShareCreate(WriteModel):
+    user_id: str = Field(min_length=1, max_length=200)
+    level: ShareLevel
+
+
+class SharePublic(ApiModel):
+    id: UUID
+    session_id: UUID
+    user_id: str
+    level: ShareLevel
+    created_by: str
+    created_at: datetime
+
+
+class Stats(ApiModel):
+    """Counts over the sessions the caller may see."""
+
+    total: int
+    by_status: dict[SessionStatus, int]
+    completed_this_week: int
+    completed_this_month: int
+    average_duration_seconds: float | None
+    average_score: float | None = Field(default=None, description="Once analytics exist.")

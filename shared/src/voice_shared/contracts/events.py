@@ -1,0 +1,227 @@
+"""Every event contract of the platform (see DESIGN.md). One class = one routing key = one example."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from voice_shared.contracts.envelope import Event, register
+
+
+class SessionStatus(StrEnum):
+    pending = "pending"
+    ready = "ready"
+    active = "active"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+# --- session-svc -----------------------------------------------------------------------------
+
+
+@register
+class SessionCreated(Event):
+    """A voice session was created for a candidate."""
+
+    type = "session.created"
+    session_id: UUID = Field(description="The new session.")
+    config_id: UUID = Field(description="Interview config the session runs.")
+    config_version: int = Field(ge=1, description="Config version recorded at creation.")
+    interview_type: str = Field(description="Free-form interview type, e.g. 'technical'.")
+    workspace_id: UUID | None = Field(default=None, description="Optional workspace.")
+    created_by: str = Field(description="Subject of the user who created it.")
+
+
+@register
+class SessionStarted(Event):
+    """A session was started: it is ready for the bot and the candidate to join."""
+
+    type = "session.started"
+    session_id: UUID = Field(description="The session.")
+    config_id: UUID = Field(description="Interview config.")
+    config_version: int = Field(ge=1, description="Config version the bot must run.")
+    transport: Literal["local", "daily"] = Field(description="Room transport of the config.")
+    started_by: str = Field(description="Subject of the user who started it.")
+
+
+@register
+class SessionEnded(Event):
+    """A session reached a terminal state."""
+
+    type = "session.ended"
+    session_id: UUID = Field(description="The session.")
+    status: Literal["completed", "failed", "cancelled"] = Field(description="Final status.")
+    reason: str = Field(description="Why it ended, e.g. 'plan_complete', 'bot_lost', 'cancelled'.")
+    duration_seconds: float | None = Field(
+        default=None, description="Seconds between becoming active and ending, if it was active."
+    )
+
+
+@register
+class ConfigCreated(Event):
+    """An interview config was created."""
+
+    type = "config.created"
+    config_id: UUID = Field(description="The config.")
+    name: str = Field(description="Its unique name in the org.")
+    config_version: int = Field(ge=1, description="Its version (1).")
+
+
+@register
+class ConfigUpdated(Event):
+    """An interview config changed; its version was bumped."""
+
+    type = "config.updated"
+    config_id: UUID = Field(description="The config.")
+    name: str = Field(description="Its name after the change.")
+    config_version: int = Field(ge=2, description="The new version.")
+    active: bool = Field(description="Whether new sessions may use it.")
+
+
+@register
+class ConfigDeleted(Event):
+    """An interview config was deleted."""
+
+    type = "config.deleted"
+    config_id: UUID = Field(description="The deleted config.")
+
+
+# --- bot worker and orchestrator -------------------------------------------------------------
+
+
+@register
+class BotAssigned(Event):
+    """The orchestrator handed a session's job to a bot."""
+
+    type = "bot.assigned"
+    session_id: UUID = Field(description="The session.")
+    bot_id: str = Field(description="The bot worker's id.")
+    attempt: int = Field(ge=1, description="1 for the first bot; more after a resume.")
+
+
+@register
+class BotLost(Event):
+    """A bot stopped sending heartbeats."""
+
+    type = "bot.lost"
+    bot_id: str = Field(description="The lost bot worker.")
+    session_id: UUID | None = Field(default=None, description="Session it was serving, if any.")
+    last_heartbeat_at: datetime = Field(description="Its last heartbeat.")
+
+
+@register
+class BotHeartbeat(Event):
+    """A bot worker's periodic sign of life."""
+
+    type = "bot.heartbeat"
+    bot_id: str = Field(description="The bot worker's id.")
+    state: Literal["starting", "idle", "busy", "draining"] = Field(description="What it is doing.")
+    session_id: UUID | None = Field(default=None, description="Session it serves when busy.")
+    rss_bytes: int = Field(ge=0, description="Resident memory of the process.")
+    interviews_served: int = Field(ge=0, description="Interviews since the process started.")
+
+
+@register
+class BotJoined(Event):
+    """The bot joined the session's room."""
+
+    type = "bot.joined"
+    session_id: UUID = Field(description="The session.")
+    bot_id: str = Field(description="The bot worker's id.")
+    resumed: bool = Field(default=False, description="True when it rejoined after a crash.")
+
+
+@register
+class BotFinished(Event):
+    """The bot left the room at the end of an interview."""
+
+    type = "bot.finished"
+    session_id: UUID = Field(description="The session.")
+    bot_id: str = Field(description="The bot worker's id.")
+    outcome: Literal["completed", "failed"] = Field(description="Whether the interview finished.")
+    reason: str = Field(description="e.g. 'plan_complete', 'candidate_ended', 'idle_timeout'.")
+    latency_p50_ms: float | None = Field(default=None, description="Voice-to-voice latency p50.")
+    latency_p95_ms: float | None = Field(default=None, description="Voice-to-voice latency p95.")
+    questions_asked: int = Field(default=0, ge=0, description="Main questions asked.")
+    follow_ups_asked: int = Field(default=0, ge=0, description="Follow-up questions asked.")
+
+
+@register
+class PoolScaled(Event):
+    """The orchestrator changed the number of bot workers."""
+
+    type = "pool.scaled"
+    desired: int = Field(ge=0, description="Bots wanted after the change.")
+    busy: int = Field(ge=0, description="Bots serving interviews.")
+    idle: int = Field(ge=0, description="Warm bots waiting for a job.")
+    reason: str = Field(description="e.g. 'schedule', 'demand', 'bot_lost'.")
+
+
+# --- interview and transcript ----------------------------------------------------------------
+
+
+@register
+class QuestionAsked(Event):
+    """The interviewer asked a question or a follow-up."""
+
+    type = "interview.question_asked"
+    session_id: UUID = Field(description="The session.")
+    question_id: str = Field(description="Question id from the config.")
+    follow_up_index: int = Field(ge=0, description="0 for the main question, n for follow-up n.")
+    text: str = Field(description="What was said.")
+    asked_at_ms: int = Field(ge=0, description="Milliseconds from session start.")
+    kb_passages: list[str] = Field(default_factory=list, description="KB chunk ids used.")
+
+
+@register
+class AnswerReceived(Event):
+    """The candidate finished answering a question or follow-up."""
+
+    type = "interview.answer_received"
+    session_id: UUID = Field(description="The session.")
+    question_id: str = Field(description="Question id from the config.")
+    follow_up_index: int = Field(ge=0, description="0 for the main question, n for follow-up n.")
+    started_at_ms: int = Field(ge=0, description="Answer start, ms from session start.")
+    ended_at_ms: int = Field(ge=0, description="Answer end, ms from session start.")
+    word_count: int = Field(ge=0, description="Words in the transcribed answer.")
+
+
+@register
+class TranscriptSegment(Event):
+    """One utterance of the bot or the candidate."""
+
+    type = "transcript.segment"
+    session_id: UUID = Field(description="The session.")
+    sequence: int = Field(ge=0, description="Per-session sequence number, from 0.")
+    speaker: Literal["bot", "candidate"] = Field(description="Who spoke.")
+    text: str = Field(description="What was said.")
+    start_ms: int = Field(ge=0, description="Start, ms from session start.")
+    end_ms: int = Field(ge=0, description="End, ms from session start.")
+    question_id: str | None = Field(default=None, description="Question being discussed.")
+    final: bool = Field(default=True, description="False for interim results.")
+
+
+@register
+class TranscriptCompleted(Event):
+    """transcript-svc stored the final transcript of a session."""
+
+    type = "transcript.completed"
+    session_id: UUID = Field(description="The session.")
+    transcript_id: UUID = Field(description="The stored transcript.")
+    word_count: int = Field(ge=0, description="Words in the transcript.")
+    segment_count: int = Field(ge=0, description="Segments in the transcript.")
+    object_url: str | None = Field(default=None, description="Where the full text is stored.")
+
+
+@register
+class AnalyticsCompleted(Event):
+    """analytics-svc scored a session against its rubric."""
+
+    type = "analytics.completed"
+    session_id: UUID = Field(description="The session.")
+    analytics_id: UUID = Field(description="The stored analytics.")
+    overall_score: float = Field(ge=0, le=100, description="Overall score 0-100.")
+    scorer: str = Field(description="Model or 'heuristic' scorer used.")

@@ -1,0 +1,47 @@
+"""Async database helpers: engines, transactions with the per-transaction tenant setting."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+# Row Level Security policies compare org_id with this setting (see tenant_policy_sql).
+TENANT_SETTING = "app.org_id"
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: SessionMaker, org_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
+    """One transaction; with ``org_id`` the tenant setting is set for this transaction only."""
+    async with sessions() as session, session.begin():
+        if org_id is not None:
+            await session.execute(
+                text("select set_config(:name, :org, true)"),
+                {"name": TENANT_SETTING, "org": str(org_id)},
+            )
+        yield session
+
+
+def tenant_policy_sql(schema: str, table: str, app_role: str) -> list[str]:
+    """DDL that forces Row Level Security on a tenant table keyed on ``org_id``."""
+    qualified = f"{schema}.{table}"
+    return [
+        f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {qualified} "
+        f"USING (org_id = nullif(current_setting('{TENANT_SETTING}', true), '')::uuid) "
+        f"WITH CHECK (org_id = nullif(current_setting('{TENANT_SETTING}', true), '')::uuid)",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {qualified} TO {app_role}",
+    ]

@@ -1,0 +1,52 @@
+"""Settings base shared by every service: DSNs, bus, auth and logging."""
+
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; each service subclasses it and adds its own fields.
+
+    Every variable is read with the ``VOICE_`` prefix, e.g. ``VOICE_DATABASE_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VOICE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    service_name: str = "voice"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # The application role: must not own the tables (Row Level Security is forced on it).
+    database_url: str = "postgresql+asyncpg://voice_app@127.0.0.1:5432/voice"
+    # The owner role: runs migrations only.
+    migration_database_url: str = "postgresql+asyncpg://voice_owner@127.0.0.1:5432/voice"
+    database_pool_size: int = 10
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix of every exchange and queue name, so several platforms (or test runs) share a broker.
+    bus_namespace: str = "voice"
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwks_url: str | None = None
+    jwt_issuer: str = "voice-dev"
+    jwt_audience: str = "voice-platform"
+
+    log_level: str = "INFO"
+    json_logs: bool | None = None  # None: JSON when stderr is not a terminal
+
+    max_body_bytes: int = 2 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> "ServiceSettings":
+        if (
+            self.environment == "production"
+            and self.jwks_url is None
+            and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+        ):
+            raise ValueError("VOICE_JWT_SECRET or VOICE_JWKS_URL must be set in production")
+        return self
