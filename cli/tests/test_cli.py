@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from voice_cli.infra import DEFAULT_SUPERUSER_URL
 from voice_cli.main import main
 from voice_cli.registry import SERVICES
@@ -37,7 +36,7 @@ async def test_token_verifies_and_carries_the_claims(
     assert principal.sub == "alice" and principal.orgs == {org: Role.org_owner}
     assert principal.workspaces == {workspace} and principal.platform_admin
     with pytest.raises(Unauthorized):  # signed with VOICE_JWT_SECRET, not the default
-        await TokenVerifier(ServiceSettings(jwt_secret="another-secret")).verify(token)
+        await TokenVerifier(ServiceSettings(jwt_secret="another-secret-of-at-least-32-bytes!")).verify(token)
 
 
 def test_run_with_unreachable_postgres_names_the_url() -> None:

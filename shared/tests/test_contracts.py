@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from voice_shared.contracts import Envelope, Event, all_contracts
 
 EXAMPLES = files("voice_shared.contracts") / "examples"
