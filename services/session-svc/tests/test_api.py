@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from voice_shared.testing import auth, config_body, session_body
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 from pydantic import ValidationError
-
 from voice_shared.api.configs import ConfigCreate, ConfigUpdate
 from voice_shared.testing import config_body
 

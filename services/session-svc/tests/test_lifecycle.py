@@ -3,11 +3,9 @@
 import itertools
 
 import pytest
-
+from session_svc.lifecycle import ALLOWED, TERMINAL, can_transition, check_transition
 from voice_shared.contracts import SessionStatus as S
 from voice_shared.errors import Conflict
-
-from session_svc.lifecycle import ALLOWED, TERMINAL, can_transition, check_transition
 
 EXPECTED = {
     (S.pending, S.ready), (S.pending, S.failed), (S.pending, S.cancelled),

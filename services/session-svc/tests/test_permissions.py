@@ -3,11 +3,9 @@
 import uuid
 
 import pytest
-
+from session_svc.permissions import SessionFacts, access, allows
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.auth import Principal, Role
-
-from session_svc.permissions import SessionFacts, access, allows
 
 ORG, OTHER_ORG, WS = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 

@@ -7,9 +7,9 @@ counts toward the queue's ``x-delivery-limit``; past the limit RabbitMQ dead-let
 transient failure (database restart) is retried.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 import structlog
@@ -103,7 +103,9 @@ def make_broker(settings: ServiceSettings) -> RabbitBroker:
     return RabbitBroker(
         settings.amqp_url,
         default_channel=Channel(publisher_confirms=True, on_return_raises=True),
-        logger=None,
+        # FastStream's own lines (per message at DEBUG, failures at ERROR) go to this logger.
+        logger=logging.getLogger("voice.bus"),
+        log_level=logging.DEBUG,
         graceful_timeout=10.0,
     )
 
@@ -142,7 +144,6 @@ def consume(broker: RabbitBroker, namespace: str, sub: Subscription) -> Callable
     """Register ``handler(envelope)`` on the subscription's queue with the platform's ack policy."""
 
     def register(handler: Handler) -> Any:
-        @wraps(handler)
         async def on_message(body: dict[str, Any], message: RabbitMessage) -> None:
             try:
                 envelope = Envelope.model_validate(body)
@@ -164,6 +165,9 @@ def consume(broker: RabbitBroker, namespace: str, sub: Subscription) -> Callable
                     return
             await message.ack()
 
+        # Named after the handler for FastStream's logs; not functools.wraps, which would make
+        # FastStream inject arguments by the handler's signature instead of this one's.
+        on_message.__name__ = on_message.__qualname__ = handler.__name__
         return broker.subscriber(
             queue(namespace, sub),
             exchange=events_exchange(namespace),

@@ -26,7 +26,7 @@ def configure_logging(settings: ServiceSettings) -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info if json_logs else structlog.processors.dict_tracebacks,
+            *([structlog.processors.dict_tracebacks] if json_logs else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

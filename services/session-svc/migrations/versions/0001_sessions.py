@@ -5,7 +5,6 @@ Revises:
 """
 
 from alembic import context, op
-
 from voice_shared.db import tenant_policy_sql
 from voice_shared.outbox import outbox_ddl
 

@@ -5,7 +5,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
-
 from voice_shared.api.common import Page
 from voice_shared.api.configs import ConfigCreate, ConfigPublic, ConfigUpdate, ConfigVersionPublic
 from voice_shared.api.sessions import (

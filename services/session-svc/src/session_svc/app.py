@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
-
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker

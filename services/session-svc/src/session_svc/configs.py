@@ -7,7 +7,6 @@ from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import (
     ConfigCreate,

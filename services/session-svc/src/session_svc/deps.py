@@ -4,7 +4,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
-
 from voice_shared.auth import Principal, PrincipalDep
 from voice_shared.db import SessionMaker
 from voice_shared.errors import Forbidden, NotFound

@@ -1,7 +1,6 @@
 """session-svc's event handlers: bot reports move sessions through their lifecycle."""
 
 from faststream.rabbit import RabbitBroker
-
 from voice_shared.bus import consume, subscription
 from voice_shared.contracts import BotFinished, BotJoined, Envelope, SessionStatus
 from voice_shared.db import SessionMaker

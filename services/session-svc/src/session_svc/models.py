@@ -4,8 +4,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Computed
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from session_svc.settings import SCHEMA
@@ -74,4 +74,58 @@ class VoiceShare(SQLModel, table=True):
     user_id: str
     level: str
     created_by: str
+    created_at: datetime
+
+
+class KnowledgeBase(SQLModel, table=True):
+    __tablename__ = "knowledge_bases"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    name: str
+    description: str = ""
+    created_by: str
+    created_at: datetime
+
+
+class KbDocument(SQLModel, table=True):
+    __tablename__ = "kb_documents"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    kb_id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    chunk_count: int
+    created_at: datetime
+
+
+class KbChunk(SQLModel, table=True):
+    __tablename__ = "kb_chunks"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    kb_id: UUID
+    document_id: UUID
+    ordinal: int
+    text: str
+    # Computed by Postgres from text; never written by the application.
+    tsv: Any = Field(
+        default=None,
+        sa_column=Column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True)),
+    )
+
+
+class VoiceSessionKb(SQLModel, table=True):
+    __tablename__ = "voice_session_kbs"
+    __table_args__ = {"schema": SCHEMA}
+
+    session_id: UUID = Field(primary_key=True)
+    kb_id: UUID = Field(primary_key=True)
+    org_id: UUID
+    enabled: bool = True
     created_at: datetime

@@ -6,7 +6,6 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
-
 from voice_shared.api.common import decode_cursor
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.auth import Principal
@@ -23,7 +22,7 @@ def visible_to(principal: Principal, org_id: UUID) -> ColumnElement[bool]:
         return s.org_id == org_id  # type: ignore[return-value]
     if not principal.is_member(org_id):
         return false()
-    shared = exists().where(VoiceShare.session_id == s.id, VoiceShare.user_id == principal.sub)
+    shared = exists().where(VoiceShare.session_id == s.id, VoiceShare.user_id == principal.sub).correlate(VoiceSession)
     ors: list[Any] = [s.created_by == principal.sub, s.assignee_id == principal.sub, shared]
     if principal.workspaces:
         ors.append(and_(s.shared_with_workspace, s.workspace_id.in_(principal.workspaces)))  # type: ignore[union-attr]

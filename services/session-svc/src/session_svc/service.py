@@ -8,7 +8,6 @@ from uuid import UUID
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
-
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (

@@ -1,0 +1,1 @@
+"""Knowledge bases: org documents, chunked and searched to ground the interviewer bot."""
