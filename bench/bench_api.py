@@ -10,7 +10,6 @@ against each, prints one table and drops what it created.
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -168,8 +167,6 @@ def main() -> int:
 
         results = asyncio.run(both())
         print(table(results))
-        median_create = statistics.median(r.throughput for r in results if r.operation == "create")
-        print(f"\nmedian create throughput across targets: {median_create:.1f} req/s")
         return 1 if any(r.errors for r in results) else 0
     finally:
         supervisor.stop_all()
