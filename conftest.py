@@ -12,6 +12,7 @@ import aio_pika
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+
 from voice_shared.auth import Role, mint_dev_token
 from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, queue
 from voice_shared.dbsetup import drop_database, ensure_database

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy.engine import make_url
+
 from voice_cli import infra
 from voice_cli.main import child_env, service_url
 from voice_cli.registry import SERVICES

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import BotFinished, BotJoined, envelope
 from voice_shared.db import make_engine, make_sessionmaker, transaction

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from voice_cli.registry import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ from typing import Any
 import jwt
 import pytest
 from sqlalchemy import text
+
 from voice_shared.db import make_engine
 from voice_shared.testing import auth, config_body, session_body
 

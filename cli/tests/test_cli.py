@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from voice_cli.infra import DEFAULT_SUPERUSER_URL
 from voice_cli.main import main
 from voice_cli.registry import SERVICES

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
 from voice_shared.auth import Role, TokenVerifier, mint_dev_token
 from voice_shared.errors import Unauthorized
 from voice_shared.settings import ServiceSettings

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from voice_shared.contracts import Envelope, Event, all_contracts
 
 EXAMPLES = files("voice_shared.contracts") / "examples"

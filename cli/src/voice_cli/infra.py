@@ -13,12 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
+
+from voice_cli.registry import with_schema
 from voice_shared.bus import declare_topology, make_broker
 from voice_shared.dbsetup import ensure_database
 from voice_shared.migrations import upgrade
 from voice_shared.settings import ServiceSettings
-
-from voice_cli.registry import with_schema
 
 SUPERUSER_URL_ENV = "VOICE_SUPERUSER_DATABASE_URL"
 DEFAULT_SUPERUSER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TypeVar
 
-from voice_shared.auth import Role, mint_dev_token
-from voice_shared.settings import ServiceSettings
-
 from voice_cli import infra
 from voice_cli.registry import SERVICES, Service
 from voice_cli.supervisor import StopRequest, Supervisor
+from voice_shared.auth import Role, mint_dev_token
+from voice_shared.settings import ServiceSettings
 
 HOST = "127.0.0.1"
 T = TypeVar("T")

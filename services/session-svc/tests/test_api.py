@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from voice_shared.testing import auth, config_body, session_body
 
 

@@ -4,6 +4,7 @@ import random
 import re
 
 import pytest
+
 from session_svc.knowledge.chunking import MAX_CHARS, MIN_CHARS, Chunk, chunk_text
 
 WORDS = ("interview candidate rubric latency database index tenant transcript question answer "

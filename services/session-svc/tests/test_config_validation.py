@@ -2,6 +2,7 @@
 
 import pytest
 from pydantic import ValidationError
+
 from voice_shared.api.configs import ConfigCreate, ConfigUpdate
 from voice_shared.testing import config_body
 
@@ -94,3 +95,15 @@ def test_update_is_partial_but_typed() -> None:
     assert ConfigUpdate.model_validate({"active": False}).model_dump(exclude_unset=True) == {"active": False}
     with pytest.raises(ValidationError):
         ConfigUpdate.model_validate({"questions": []})
+
+
+def test_nul_characters_are_refused_with_their_place() -> None:
+    body = config_body()
+    body["questions"][1]["followUp"]["expectedItems"] = ["ok", "bad\x00"]
+    assert "questions.1.followUp.expectedItems.1" in errors(body)
+
+
+def test_an_update_may_not_null_a_field() -> None:
+    with pytest.raises(ValidationError, match="providers, rubric cannot be null"):
+        ConfigUpdate.model_validate({"rubric": None, "providers": None, "active": False})
+    assert ConfigUpdate.model_validate({"active": False}).model_fields_set == {"active"}

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from session_svc.knowledge.chunking import chunk_text
 from session_svc.knowledge.service import enabled_kb_ids
 from voice_shared.api.kbs import MAX_DOCUMENT_CHARS

@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+
 from session_svc.lifecycle import ALLOWED, TERMINAL, can_transition, check_transition
 from voice_shared.contracts import SessionStatus as S
 from voice_shared.errors import Conflict

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+
 from session_svc.permissions import SessionFacts, access, allows
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.auth import Principal, Role

@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger()
@@ -107,6 +108,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(json.JSONDecodeError)
     async def _bad_json(_: Request, exc: json.JSONDecodeError) -> JSONResponse:
         return JSONResponse(error_body("malformed_json", str(exc)), status_code=400)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value that passed validation (e.g. out of range): the input's fault.
+        log.warning("value_refused_by_database", error=str(exc.orig))
+        return JSONResponse(
+            error_body("invalid_value", "A value in the request cannot be stored; check its text and ranges."),
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

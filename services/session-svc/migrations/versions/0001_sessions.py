@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import context, op
+
 from voice_shared.db import tenant_policy_sql
 from voice_shared.outbox import outbox_ddl
 

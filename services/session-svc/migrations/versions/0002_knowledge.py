@@ -8,6 +8,7 @@ Revises: 0001
 """
 
 from alembic import context, op
+
 from voice_shared.db import tenant_policy_sql
 
 revision = "0002"

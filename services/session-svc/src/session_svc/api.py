@@ -5,6 +5,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+
+from session_svc import configs, service
+from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
 from voice_shared.api.common import Page
 from voice_shared.api.configs import ConfigCreate, ConfigPublic, ConfigUpdate, ConfigVersionPublic
 from voice_shared.api.sessions import (
@@ -17,9 +20,6 @@ from voice_shared.api.sessions import (
     Stats,
 )
 from voice_shared.contracts import SessionStatus
-
-from session_svc import configs, service
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
 
 router = APIRouter(prefix="/api/voice")
 

@@ -6,15 +6,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
+
+from session_svc import api, handlers
+from session_svc.knowledge import api as knowledge_api
+from session_svc.settings import SessionSettings
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker
 from voice_shared.http import create_service_app
 from voice_shared.outbox import OutboxRelay
-
-from session_svc import api, handlers
-from session_svc.knowledge import api as knowledge_api
-from session_svc.settings import SessionSettings
 
 
 def create_app(settings: SessionSettings | None = None) -> FastAPI:

@@ -5,8 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+
+from session_svc import repository as repo
+from session_svc.deps import require_admin, require_member, require_service
+from session_svc.models import VoiceConfig, VoiceConfigVersion
+from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import (
     ConfigCreate,
@@ -18,13 +24,8 @@ from voice_shared.api.configs import (
 from voice_shared.auth import Principal
 from voice_shared.contracts import ConfigCreated, ConfigDeleted, ConfigUpdated, envelope
 from voice_shared.db import SessionMaker, transaction
-from voice_shared.errors import Conflict, NotFound
+from voice_shared.errors import Conflict, NotFound, ValidationFailed
 from voice_shared.outbox import add_to_outbox
-
-from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member, require_service
-from session_svc.models import VoiceConfig, VoiceConfigVersion
-from session_svc.settings import SCHEMA
 
 META_FIELDS = {"name", "description", "active"}
 
@@ -113,7 +114,13 @@ async def update_config(
             config = await repo.get_config_row(tx, config_id, lock=True)
             current = {"name": config.name, "description": config.description,
                        "active": config.active, **config.definition}
-            merged = ConfigCreate.model_validate({**current, **changes})
+            try:
+                merged = ConfigCreate.model_validate({**current, **changes})
+            except ValidationError as e:  # the change is valid alone but not with the rest
+                raise ValidationFailed(
+                    "The change leaves the config invalid.",
+                    details=[{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors()],
+                ) from e
             if merged.model_dump(mode="json") == ConfigCreate.model_validate(current).model_dump(mode="json"):
                 return _public(config)  # nothing changed: no new version
             now = datetime.now(UTC)

@@ -4,12 +4,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
+
+from session_svc.settings import SessionSettings
 from voice_shared.auth import Principal, PrincipalDep
 from voice_shared.db import SessionMaker
 from voice_shared.errors import Forbidden, NotFound
 from voice_shared.outbox import OutboxRelay
-
-from session_svc.settings import SessionSettings
 
 
 def get_sessions(request: Request) -> SessionMaker:

@@ -1,12 +1,12 @@
 """session-svc's event handlers: bot reports move sessions through their lifecycle."""
 
 from faststream.rabbit import RabbitBroker
-from voice_shared.bus import consume, subscription
-from voice_shared.contracts import BotFinished, BotJoined, Envelope, SessionStatus
-from voice_shared.db import SessionMaker
 
 from session_svc import service
 from session_svc.settings import SessionSettings
+from voice_shared.bus import consume, subscription
+from voice_shared.contracts import BotFinished, BotJoined, Envelope, SessionStatus
+from voice_shared.db import SessionMaker
 
 
 def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) -> None:

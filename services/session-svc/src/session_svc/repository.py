@@ -6,13 +6,13 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
+from session_svc.permissions import SessionFacts
 from voice_shared.api.common import decode_cursor
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.auth import Principal
 from voice_shared.errors import NotFound
-
-from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
-from session_svc.permissions import SessionFacts
 
 
 def visible_to(principal: Principal, org_id: UUID) -> ColumnElement[bool]:

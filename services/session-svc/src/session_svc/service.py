@@ -8,6 +8,14 @@ from uuid import UUID
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from session_svc import repository as repo
+from session_svc.deps import require_member
+from session_svc.knowledge.service import link_kbs
+from session_svc.lifecycle import TERMINAL, check_transition
+from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
+from session_svc.permissions import access, allows, can_create_sessions
+from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (
@@ -32,14 +40,6 @@ from voice_shared.contracts import (
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, Forbidden, NotFound
 from voice_shared.outbox import add_to_outbox, claim_inbox
-
-from session_svc import repository as repo
-from session_svc.deps import require_member
-from session_svc.knowledge.service import link_kbs
-from session_svc.lifecycle import TERMINAL, check_transition
-from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
-from session_svc.permissions import access, allows, can_create_sessions
-from session_svc.settings import SCHEMA
 
 S = SessionStatus
 

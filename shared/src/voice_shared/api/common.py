@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from voice_shared.errors import BadRequest
@@ -26,6 +26,26 @@ class WriteModel(ApiModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        """PostgreSQL stores no NUL character in text or JSON: refuse it here, with its place."""
+        if (place := _nul_at(data)) is not None:
+            raise ValueError(f"text must not contain NUL (\\u0000) characters (at {place or 'the body'})")
+        return data
+
+
+def _nul_at(value: Any, place: str = "") -> str | None:
+    if isinstance(value, str):
+        return place if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return place or "a key"
+        if (found := _nul_at(item, f"{place}.{key}" if place else str(key))) is not None:
+            return found
+    return None
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:

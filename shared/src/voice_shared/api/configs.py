@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from voice_shared.api.common import ApiModel, Slug, WriteModel
 
@@ -145,6 +146,13 @@ class ConfigUpdate(WriteModel):
     questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
     rubric: Rubric | None = None
     providers: Providers | None = None
+
+    @model_validator(mode="after")
+    def _no_explicit_nulls(self) -> "ConfigUpdate":
+        nulls = sorted(to_camel(f) for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null: omit a field to keep its value")
+        return self
 
 
 class ConfigPublic(InterviewDefinition):

@@ -4,6 +4,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from session_svc.api import Cursor, Limit
+from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, SettingsDep
+from session_svc.knowledge import service
+from session_svc.knowledge.ports import KnowledgeSearch
+from session_svc.knowledge.postgres import PostgresKnowledgeSearch
 from voice_shared.api.common import Page
 from voice_shared.api.kbs import (
     DocumentCreate,
@@ -14,12 +20,6 @@ from voice_shared.api.kbs import (
     SearchResults,
 )
 from voice_shared.api.sessions import KbLinkCreate, KbLinkPublic, KbLinkUpdate
-
-from session_svc.api import Cursor, Limit
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, SettingsDep
-from session_svc.knowledge import service
-from session_svc.knowledge.ports import KnowledgeSearch
-from session_svc.knowledge.postgres import PostgresKnowledgeSearch
 
 router = APIRouter()
 

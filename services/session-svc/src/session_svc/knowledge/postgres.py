@@ -7,10 +7,10 @@ from uuid import UUID
 from sqlalchemy import ColumnClause, Float, Text, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlmodel import col
-from voice_shared.api.kbs import SearchHit
-from voice_shared.db import SessionMaker, transaction
 
 from session_svc.models import KbChunk, KbDocument, KnowledgeBase
+from voice_shared.api.kbs import SearchHit
+from voice_shared.db import SessionMaker, transaction
 
 ENGLISH: ColumnClause[Any] = literal_column("'english'::regconfig")
 # ts_rank_cd normalisation 32 maps a rank r to r / (r + 1), i.e. into [0, 1).

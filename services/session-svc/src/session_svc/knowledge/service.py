@@ -14,6 +14,13 @@ from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from session_svc import repository as repo
+from session_svc.deps import require_admin, require_member, require_service
+from session_svc.knowledge.chunking import chunk_text
+from session_svc.knowledge.ports import KnowledgeSearch
+from session_svc.lifecycle import TERMINAL
+from session_svc.models import KbChunk, KbDocument, KnowledgeBase, VoiceSession, VoiceSessionKb
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.kbs import (
     MAX_DOCUMENT_CHARS,
@@ -29,13 +36,6 @@ from voice_shared.auth import Principal
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, NotFound, PayloadTooLarge
-
-from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member, require_service
-from session_svc.knowledge.chunking import chunk_text
-from session_svc.knowledge.ports import KnowledgeSearch
-from session_svc.lifecycle import TERMINAL
-from session_svc.models import KbChunk, KbDocument, KnowledgeBase, VoiceSession, VoiceSessionKb
 
 # --- knowledge bases -------------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""The one way a public request reaches session-svc: relayed as sent, answered as answered."""
+
+from urllib.parse import quote_from_bytes
+
+import httpx
+import structlog
+from fastapi import Request, Response
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
+
+from gateway.settings import GatewaySettings
+from voice_shared.errors import AppError, ServiceUnavailable, ValidationFailed
+
+log = structlog.get_logger()
+
+CORRELATION_HEADER = "X-Correlation-ID"
+QUERY_SAFE = "!$&'()*+,/:;=?@[]%"  # delimiters and existing escapes pass unchanged
+
+
+class UpstreamUnavailable(ServiceUnavailable):
+    code = "upstream_unavailable"
+
+
+class BadGateway(AppError):
+    status, code = 502, "bad_gateway"
+
+
+def open_client(settings: GatewaySettings) -> httpx.AsyncClient:
+    """The pooled client of session-svc; the app's lifespan closes it."""
+    return httpx.AsyncClient(
+        base_url=settings.session_svc_url,
+        timeout=settings.upstream_timeout_seconds,
+        limits=httpx.Limits(max_connections=settings.upstream_max_connections),
+    )
+
+
+def _ascii(query: bytes) -> bytes:
+    """The caller's query as sent, with any raw non-ASCII bytes percent-encoded (httpx needs ASCII)."""
+    return quote_from_bytes(query, safe=QUERY_SAFE).encode()
+
+
+def _json(body: BaseModel) -> str:
+    try:
+        return body.model_dump_json(by_alias=True, exclude_unset=True)
+    except PydanticSerializationError as e:
+        # Free-form JSON (metadata, provider options) can hold a lone surrogate, which is not text.
+        raise ValidationFailed("The body holds text that is not valid Unicode.",
+                               code="invalid_text") from e
+
+
+async def forward(request: Request, body: BaseModel | None = None) -> Response:
+    """Send the caller's method, path, query, body and identity to session-svc; relay its answer."""
+    client: httpx.AsyncClient = request.app.state.upstream
+    headers = {CORRELATION_HEADER: request.state.correlation_id}
+    if authorization := request.headers.get("authorization"):
+        headers["Authorization"] = authorization
+    content = None
+    if body is not None:
+        # The validated model, not the raw bytes: session-svc sees only what passed the edge, and
+        # unset fields stay unset so a PATCH changes only what the caller named.
+        content = _json(body)
+        headers["Content-Type"] = "application/json"
+    url = httpx.URL(path=request.url.path, query=_ascii(request.scope["query_string"]) or None)
+    try:
+        answer = await client.request(request.method, url, content=content, headers=headers)
+    except httpx.TransportError as e:
+        log.warning("upstream_unavailable", upstream="session-svc", error=f"{type(e).__name__}: {e}")
+        raise UpstreamUnavailable(
+            "session-svc did not answer; try again shortly.", details={"upstream": "session-svc"}
+        ) from e
+    media_type = answer.headers.get("content-type")
+    if answer.content and not (media_type or "").startswith("application/json"):
+        # A proxy's error page must not leak through as if it were the platform's answer.
+        log.warning("upstream_not_json", upstream="session-svc", status=answer.status_code,
+                    content_type=media_type)
+        raise BadGateway("session-svc gave an answer that is not JSON.",
+                         details={"upstream": "session-svc", "status": answer.status_code})
+    return Response(answer.content or None, status_code=answer.status_code, media_type=media_type)
