@@ -1,7 +1,7 @@
 """Postgres and RabbitMQ for local runs: reachability, containers where Docker exists, setup.
 
-Containers are optional: they need a Docker engine and ``testcontainers``, which is not a
-dependency of the platform (``uv pip install "testcontainers[postgres,rabbitmq]"`` adds it).
+Containers are a fallback: where Postgres or RabbitMQ does not answer and a Docker engine does,
+``voice run`` starts them with testcontainers.
 """
 
 import asyncio
