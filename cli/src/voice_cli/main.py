@@ -168,6 +168,45 @@ def banner(settings: ServiceSettings) -> str:
     return "\n".join(lines)
 
 
+# --- voice rotate-kek ---------------------------------------------------------------------------
+
+
+def cmd_rotate_kek(args: argparse.Namespace) -> int:
+    """Re-wrap every local secret's data key under VOICE_KEK (old keys in VOICE_PREVIOUS_KEKS)."""
+    from session_svc.credentials.local import Keyring, LocalEnvelopeStore
+    from session_svc.credentials.rotation import RotationReport, rotate_kek
+    from session_svc.settings import SessionSettings
+    from voice_shared.db import make_engine, make_sessionmaker
+
+    settings = step("reading VOICE_KEK and VOICE_PREVIOUS_KEKS", SessionSettings)
+    keyring = Keyring.from_settings(settings)
+    others = [k for k in keyring.ids if k != keyring.primary_id]
+    print(f"re-wrapping data keys under KEK {keyring.primary_id}; also accepted: "
+          f"{', '.join(others) or 'none (set VOICE_PREVIOUS_KEKS to the old key)'}", flush=True)
+
+    def progress(report: RotationReport) -> None:
+        print(f"batch {report.batches}: {report.rewrapped} re-wrapped, {report.failed} failed so far",
+              flush=True)
+
+    async def rotate() -> RotationReport:
+        # The application role, as the services use: Row Level Security applies to every statement.
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            return await rotate_kek(make_sessionmaker(engine), LocalEnvelopeStore(keyring),
+                                    batch_size=args.batch_size, on_batch=progress)
+        finally:
+            await engine.dispose()
+
+    report = step("rotation", lambda: asyncio.run(rotate()))
+    print(f"done: {report.rewrapped} re-wrapped, {report.already_current} already current, "
+          f"{report.failed} failed, in {report.batches} batches")
+    if report.failed:
+        ids = ", ".join(str(i) for i in report.failed_ids or [])
+        raise CommandFailed(f"{report.failed} secrets opened with none of the configured keys ({ids}); "
+                            "add their KEK to VOICE_PREVIOUS_KEKS and run again, or re-enter them")
+    return 0
+
+
 # --- the parser -------------------------------------------------------------------------------
 
 
@@ -203,6 +242,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--startup-timeout", type=float, default=60.0,
                      help="seconds to wait for every /healthz")
     run.set_defaults(func=cmd_run)
+
+    rotate = commands.add_parser(
+        "rotate-kek", help="re-wrap every locally stored secret under VOICE_KEK",
+        description="Re-wrap the data key of every locally encrypted credential under VOICE_KEK, "
+                    "batch by batch, each batch in its own transaction; services keep running. "
+                    "Order: deploy the new key in VOICE_PREVIOUS_KEKS everywhere, then make it "
+                    "VOICE_KEK with the old key in VOICE_PREVIOUS_KEKS, run this, and drop the old "
+                    "key when it reports 0 failed. Make a key with `openssl rand -base64 32`.")
+    rotate.add_argument("--batch-size", type=int, default=100, help="rows per transaction")
+    rotate.set_defaults(func=cmd_rotate_kek)
     return root
 
 

@@ -166,6 +166,8 @@ async def test_oversize_and_empty_documents_are_refused(session_svc, token, org)
     assert str(MAX_DOCUMENT_CHARS) in r.json()["error"]["message"]
     r = await session_svc.post(base, headers=admin, json={"filename": "blank.txt", "text": "  \n "})
     assert r.status_code == 422
+    r = await session_svc.post(base, headers=admin, json={"filename": "ctl.txt", "text": "\x1c\x1d\x1e"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "document_empty"
     r = await session_svc.post(base, headers=admin, json={"filename": "a.pdf", "contentType": "application/pdf",
                                                           "text": "x"})
     assert r.status_code == 422

@@ -7,7 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger()
@@ -63,6 +63,16 @@ class ServiceUnavailable(AppError):
     status, code = 503, "service_unavailable"
 
 
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of a database error, looked up along its causes ('' if there is none)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(state := getattr(seen, "sqlstate", None), str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return ""
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -109,14 +119,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _bad_json(_: Request, exc: json.JSONDecodeError) -> JSONResponse:
         return JSONResponse(error_body("malformed_json", str(exc)), status_code=400)
 
-    @app.exception_handler(DataError)
-    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
-        # The database refused a value that passed validation (e.g. out of range): the input's fault.
-        log.warning("value_refused_by_database", error=str(exc.orig))
-        return JSONResponse(
-            error_body("invalid_value", "A value in the request cannot be stored; check its text and ranges."),
-            status_code=422,
-        )
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _sqlstate(exc).startswith("22"):
+            # SQL class 22 (data exception): the database refused a value that passed validation,
+            # e.g. a NUL character in a query parameter or a number out of range.
+            log.warning("value_refused_by_database", sqlstate=_sqlstate(exc))
+            return JSONResponse(
+                error_body("invalid_value", "A value in the request cannot be stored or searched; "
+                           "check it for control characters and out-of-range numbers."),
+                status_code=422,
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,7 @@ import logging
 import sys
 
 import structlog
+import structlog.tracebacks
 
 from voice_shared.settings import ServiceSettings
 
@@ -21,12 +22,15 @@ def configure_logging(settings: ServiceSettings) -> None:
     renderer = (
         structlog.processors.JSONRenderer()
         if json_logs
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
     )
     structlog.configure(
         processors=[
             *shared,
-            *([structlog.processors.dict_tracebacks] if json_logs else []),
+            # Tracebacks without frame locals: a request's frames can hold secrets (credentials).
+            *([structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False))] if json_logs else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -2,10 +2,11 @@
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_JOIN_TOKEN_SECRET = "dev-only-join-secret-change-me-0123456789"
 
 
 class ServiceSettings(BaseSettings):
@@ -36,6 +37,13 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "voice-dev"
     jwt_audience: str = "voice-platform"
 
+    # Candidate join links are signed by the platform itself (never by the identity provider),
+    # with a key of their own, so a join token can never pass as a user token or the reverse.
+    join_token_secret: SecretStr = SecretStr(DEV_JOIN_TOKEN_SECRET)
+    join_token_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    public_url: str = "http://127.0.0.1:8000"  # the gateway as candidates reach it (join links)
+    data_retention_days: int = Field(default=90, ge=1)  # told to candidates before they consent
+
     log_level: str = "INFO"
     json_logs: bool | None = None  # None: JSON when stderr is not a terminal
 
@@ -49,4 +57,8 @@ class ServiceSettings(BaseSettings):
             and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
         ):
             raise ValueError("VOICE_JWT_SECRET or VOICE_JWKS_URL must be set in production")
+        if self.environment == "production" and self.join_token_secret.get_secret_value() in (
+            DEV_JOIN_TOKEN_SECRET, self.jwt_secret.get_secret_value()
+        ):
+            raise ValueError("VOICE_JOIN_TOKEN_SECRET must be set in production, to a key of its own")
         return self

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_client
+from voice_shared.bus import CommandClient, make_broker
 from voice_shared.http import create_service_app
 
 DESCRIPTION = (
@@ -23,25 +24,38 @@ def create_app(
 ) -> FastAPI:
     """Build the app; with no ``upstream`` the lifespan opens (and closes) a client of session-svc."""
     settings = settings or GatewaySettings()
+    # The bus carries SDP offers to the session's bot and its answers back (request/reply).
+    broker = make_broker(settings)
+    commands = CommandClient(broker, settings.bus_namespace, owner="gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if upstream is not None:
-            yield  # the caller's client: the caller closes it
-            return
-        async with open_client(settings) as client:
-            app.state.upstream = client
-            yield
+        await broker.start()
+        try:
+            await commands.declare()
+            if upstream is not None:
+                yield  # the caller's client: the caller closes it
+                return
+            async with open_client(settings) as client:
+                app.state.upstream = client
+                yield
+        finally:
+            await broker.stop()
 
     async def session_svc() -> None:
         answer = await app.state.upstream.get("/readyz")
         answer.raise_for_status()
 
+    async def bus() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("RabbitMQ did not answer")
+
     app = create_service_app(
         settings, title="Voice interview platform API", version="1.0.0", description=DESCRIPTION,
-        lifespan=lifespan, readiness=[session_svc],
+        lifespan=lifespan, readiness=[session_svc, bus],
     )
     app.state.upstream = upstream
+    app.state.commands = commands
     for router in ROUTERS:
         app.include_router(router)
     return app

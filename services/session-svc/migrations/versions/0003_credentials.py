@@ -4,6 +4,12 @@ Org rows follow the tenant policy. Platform rows (``org_id`` NULL) are visible o
 transaction that sets ``app.platform_scope`` to ``on`` (platform admins, and resolution of a
 session's keys, which falls back to them).
 
+Rotating the key-encryption key (``voice rotate-kek``) works across orgs through
+``credentials_to_rewrap``, a SECURITY DEFINER function that returns only ids, page by page; the
+rotation then re-wraps each row inside its own org's (or the platform's) scope. The function runs
+as the owner, which forced Row Level Security lets read the table through the ``owner_reads``
+policy; the application role gets nothing from that policy.
+
 Revision ID: 0003
 Revises: 0002
 """
@@ -59,10 +65,22 @@ def upgrade() -> None:
         f"ALTER TABLE {s}.voice_credentials FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_or_platform ON {s}.voice_credentials USING {visible} WITH CHECK {visible}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.voice_credentials TO {role}",
+        f"CREATE POLICY owner_reads ON {s}.voice_credentials FOR SELECT TO CURRENT_USER USING (true)",
+        f"""CREATE FUNCTION {s}.credentials_to_rewrap(target_kek text, after_id uuid, max_rows integer)
+            RETURNS TABLE (org_id uuid, credential_id uuid)
+            LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, {s} AS $$
+                SELECT c.org_id, c.id FROM {s}.voice_credentials c
+                WHERE c.backend = 'local' AND c.kek_id IS DISTINCT FROM target_kek AND c.id > after_id
+                ORDER BY c.id
+                LIMIT max_rows
+            $$""",
+        f"REVOKE ALL ON FUNCTION {s}.credentials_to_rewrap(text, uuid, integer) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION {s}.credentials_to_rewrap(text, uuid, integer) TO {role}",
     ):
         op.execute(sql)
 
 
 def downgrade() -> None:
     s = context.config.attributes["schema"]
+    op.execute(f"DROP FUNCTION IF EXISTS {s}.credentials_to_rewrap(text, uuid, integer)")
     op.execute(f"DROP TABLE IF EXISTS {s}.voice_credentials CASCADE")

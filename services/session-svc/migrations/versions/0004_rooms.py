@@ -38,6 +38,7 @@ def upgrade() -> None:
             deleted_at timestamptz,
             delete_attempts integer NOT NULL DEFAULT 0,
             last_error text,
+            UNIQUE (session_id, name),
             FOREIGN KEY (org_id, session_id) REFERENCES {s}.voice_sessions (org_id, id) ON DELETE CASCADE
         )""",
         f"CREATE INDEX voice_rooms_session ON {s}.voice_rooms (session_id, created_at DESC)",
@@ -56,7 +57,8 @@ def upgrade() -> None:
                        OR v.deleted_at IS NOT NULL
                        OR r.id <> (SELECT id FROM {s}.voice_rooms l WHERE l.session_id = r.session_id
                                    ORDER BY l.created_at DESC, l.id DESC LIMIT 1))
-                ORDER BY r.created_at
+                -- rooms whose deletion keeps failing (a revoked key) go last, never starving the rest
+                ORDER BY r.delete_attempts, r.created_at
                 LIMIT max_rows
             $$""",
         f"REVOKE ALL ON FUNCTION {s}.rooms_to_sweep(integer) FROM PUBLIC",

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 
 from session_svc import configs, service
 from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
+from session_svc.join.api import JoinLinksDep
+from session_svc.join.service import JoinLinks
 from voice_shared.api.common import Page
 from voice_shared.api.configs import ConfigCreate, ConfigPublic, ConfigUpdate, ConfigVersionPublic
 from voice_shared.api.sessions import (
@@ -92,9 +94,9 @@ async def get_config_version(
 @router.post("/sessions", status_code=status.HTTP_201_CREATED)
 async def create_session(
     org_id: OrgIdQuery, body: SessionCreate, principal: PrincipalDep, db: DbDep, relay: RelayDep,
-    request: Request,
+    request: Request, links: JoinLinksDep,
 ) -> SessionPublic:
-    created = await service.create_session(db, principal, org_id, body, correlation(request))
+    created = await service.create_session(db, principal, org_id, body, correlation(request), links)
     relay.wake()
     return created
 
@@ -104,6 +106,7 @@ async def list_sessions(
     org_id: OrgIdQuery,
     principal: PrincipalDep,
     db: DbDep,
+    links: JoinLinksDep,
     status_: Annotated[SessionStatus | None, Query(alias="status")] = None,
     workspace_id: Annotated[UUID | None, Query(alias="workspaceId")] = None,
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
@@ -119,19 +122,22 @@ async def list_sessions(
         interview_type=interview_type, candidate=candidate,
         created_from=created_from, created_to=created_to,
     )
-    return await service.list_sessions(db, principal, org_id, filters, limit, cursor)
+    return await service.list_sessions(db, principal, org_id, filters, limit, cursor, links)
 
 
 @router.get("/sessions/{session_id}")
-async def get_session(session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep) -> SessionPublic:
-    return await service.get_session(db, principal, org_id, session_id)
+async def get_session(
+    session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep, links: JoinLinksDep
+) -> SessionPublic:
+    return await service.get_session(db, principal, org_id, session_id, links)
 
 
 @router.patch("/sessions/{session_id}")
 async def update_session(
-    session_id: UUID, org_id: OrgIdQuery, body: SessionUpdate, principal: PrincipalDep, db: DbDep
+    session_id: UUID, org_id: OrgIdQuery, body: SessionUpdate, principal: PrincipalDep, db: DbDep,
+    links: JoinLinksDep,
 ) -> SessionPublic:
-    return await service.update_session(db, principal, org_id, session_id, body)
+    return await service.update_session(db, principal, org_id, session_id, body, links)
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -150,7 +156,8 @@ async def _move(
     request: Request,
 ) -> SessionPublic:
     reason = body.reason if body and body.reason else default_reason
-    moved = await service.transition(db, principal, org_id, session_id, target, reason, correlation(request))
+    moved = await service.transition(db, principal, org_id, session_id, target, reason, correlation(request),
+                                     JoinLinks(request.app.state.settings), rooms=request.app.state.rooms)
     relay.wake()
     return moved
 

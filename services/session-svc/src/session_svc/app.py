@@ -8,7 +8,13 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from session_svc import api, handlers
+from session_svc.credentials import api as credentials_api
+from session_svc.credentials.bootstrap import secret_stores
+from session_svc.join import api as join_api
 from session_svc.knowledge import api as knowledge_api
+from session_svc.rooms import api as rooms_api
+from session_svc.rooms import handlers as rooms_handlers
+from session_svc.rooms.service import Rooms, SecretResolver
 from session_svc.settings import SessionSettings
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
@@ -17,13 +23,18 @@ from voice_shared.http import create_service_app
 from voice_shared.outbox import OutboxRelay
 
 
-def create_app(settings: SessionSettings | None = None) -> FastAPI:
-    """Build the app; nothing connects until the lifespan starts."""
+def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretResolver | None = None) -> FastAPI:
+    """Build the app; nothing connects until the lifespan starts.
+
+    ``room_secrets`` replaces the credentials module as the source of room providers' keys.
+    """
     settings = settings or SessionSettings()
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_sessionmaker(engine)
     broker = make_broker(settings)
     handlers.register(broker, settings, sessions)
+    rooms = Rooms(sessions, settings, secrets=room_secrets)
+    rooms_handlers.register(broker, settings, rooms)
 
     async def publish(env: Envelope) -> None:
         await publish_envelope(broker, settings.bus_namespace, env)
@@ -42,12 +53,16 @@ def create_app(settings: SessionSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        sweeper_task = asyncio.create_task(rooms.run_sweeper(), name="room-sweeper")
         try:
             yield
         finally:
+            rooms.stop()
             relay.stop()
+            await sweeper_task
             await relay_task
             await broker.stop()
+            await rooms.close()
             await engine.dispose()
 
     app = create_service_app(
@@ -55,7 +70,12 @@ def create_app(settings: SessionSettings | None = None) -> FastAPI:
     )
     app.state.sessions = sessions
     app.state.relay = relay
+    app.state.rooms = rooms
     app.state.broker = broker
+    app.state.secret_stores = secret_stores(settings)
     app.include_router(api.router)
     app.include_router(knowledge_api.router)
+    app.include_router(credentials_api.router)
+    app.include_router(join_api.router)
+    app.include_router(rooms_api.router)
     return app

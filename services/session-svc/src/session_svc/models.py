@@ -62,6 +62,8 @@ class VoiceSession(SQLModel, table=True):
     active_at: datetime | None = None
     ended_at: datetime | None = None
     deleted_at: datetime | None = None
+    consent_at: datetime | None = None  # when the candidate agreed on the join page
+    consent_text_version: str | None = None  # which wording of the consent they agreed to
 
 
 class VoiceShare(SQLModel, table=True):
@@ -129,3 +131,53 @@ class VoiceSessionKb(SQLModel, table=True):
     org_id: UUID
     enabled: bool = True
     created_at: datetime
+
+
+class VoiceCredential(SQLModel, table=True):
+    """A provider key at org scope (``org_id`` set) or platform scope; the secret is never here
+    in clear: local rows hold an envelope (ciphertext, nonce, wrapped data key, KEK id), AWS rows
+    a Secrets Manager reference."""
+
+    __tablename__ = "voice_credentials"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID | None = None
+    scope: str
+    service: str
+    name: str
+    backend: str
+    secret_ref: str | None = None
+    ciphertext: bytes | None = None
+    nonce: bytes | None = None
+    wrapped_key: bytes | None = None
+    kek_id: str | None = None
+    masked: str
+    fingerprint: str
+    metadata_: dict[str, Any] = Field(sa_column=Column("metadata", JSONB, nullable=False))
+    active: bool = True
+    last_validated_at: datetime | None = None
+    last_validation_ok: bool | None = None
+    last_validation_message: str | None = None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class VoiceRoom(SQLModel, table=True):
+    """One provisioned room of a session; a retried start adds a fresh one (the sweeper deletes the old)."""
+
+    __tablename__ = "voice_rooms"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    session_id: UUID
+    provider: str
+    name: str
+    url: str | None = None  # None while the provider is being asked for the room
+    expires_at: datetime
+    created_at: datetime
+    deleted_at: datetime | None = None
+    delete_attempts: int = 0
+    last_error: str | None = None

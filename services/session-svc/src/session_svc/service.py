@@ -7,14 +7,17 @@ from uuid import UUID
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from session_svc import repository as repo
 from session_svc.deps import require_member
+from session_svc.join.service import JoinLinks
 from session_svc.knowledge.service import link_kbs
 from session_svc.lifecycle import TERMINAL, check_transition
 from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
 from session_svc.permissions import access, allows, can_create_sessions
+from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import InterviewDefinition
@@ -38,13 +41,15 @@ from voice_shared.contracts import (
     envelope,
 )
 from voice_shared.db import SessionMaker, transaction
-from voice_shared.errors import Conflict, Forbidden, NotFound
+from voice_shared.errors import AppError, Conflict, Forbidden, NotFound
 from voice_shared.outbox import add_to_outbox, claim_inbox
 
 S = SessionStatus
 
 
-def public(session: VoiceSession, granted: Access) -> SessionPublic:
+def public(session: VoiceSession, granted: Access, links: JoinLinks | None = None) -> SessionPublic:
+    """The session as ``granted`` may see it: the join link only for managers."""
+    link = links.for_session(session) if links is not None and granted == "manage" else None
     duration = None
     if session.active_at and session.ended_at:
         duration = (session.ended_at - session.active_at).total_seconds()
@@ -58,6 +63,8 @@ def public(session: VoiceSession, granted: Access) -> SessionPublic:
         shared_with_workspace=session.shared_with_workspace, created_at=session.created_at,
         updated_at=session.updated_at, ready_at=session.ready_at, active_at=session.active_at,
         ended_at=session.ended_at, duration_seconds=duration, access=granted,
+        join_url=link.url if link else None, join_url_expires_at=link.expires_at if link else None,
+        consent_at=session.consent_at, consent_text_version=session.consent_text_version,
     )
 
 
@@ -78,7 +85,8 @@ async def require_session(
 
 
 async def create_session(
-    db: SessionMaker, principal: Principal, org_id: UUID, body: SessionCreate, correlation_id: str
+    db: SessionMaker, principal: Principal, org_id: UUID, body: SessionCreate, correlation_id: str,
+    links: JoinLinks | None = None,
 ) -> SessionPublic:
     require_member(principal, org_id)
     if not can_create_sessions(principal, org_id):
@@ -108,15 +116,16 @@ async def create_session(
             ),
             org_id=org_id, session_id=session.id, correlation_id=correlation_id,
         ))
-    return public(session, "manage")
+    return public(session, "manage", links)
 
 
 async def get_session(
-    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, links: JoinLinks | None = None
 ) -> SessionPublic:
     async with transaction(db, org_id) as tx:
         session, granted = await require_session(tx, principal, org_id, session_id, "view")
-    return public(session, granted)
+        room = await current_room(tx, session.id) if granted == "manage" else None
+    return public(session, granted, links).model_copy(update={"room": room_public(room)})
 
 
 @dataclass(frozen=True)
@@ -148,7 +157,7 @@ class SessionFilters:
 
 async def list_sessions(
     db: SessionMaker, principal: Principal, org_id: UUID, filters: SessionFilters,
-    limit: int, cursor: str | None,
+    limit: int, cursor: str | None, links: JoinLinks | None = None,
 ) -> Page[SessionPublic]:
     require_member(principal, org_id)
     where = [repo.live_sessions(), repo.visible_to(principal, org_id), *filters.where()]
@@ -164,7 +173,7 @@ async def list_sessions(
     for session, level in rows:
         granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
         if granted is not None:  # visible_to and access agree; this guards the twin
-            items.append(public(session, granted))
+            items.append(public(session, granted, links))
     last = rows[-1][0] if rows else None
     return Page[SessionPublic](
         items=items, total=total,
@@ -173,7 +182,8 @@ async def list_sessions(
 
 
 async def update_session(
-    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, body: SessionUpdate
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, body: SessionUpdate,
+    links: JoinLinks | None = None,
 ) -> SessionPublic:
     changes = body.model_dump(exclude_unset=True)
     async with transaction(db, org_id) as tx:
@@ -186,7 +196,7 @@ async def update_session(
             setattr(session, field, value)
         session.updated_at = datetime.now(UTC)
         tx.add(session)
-    return public(session, granted)
+    return public(session, granted, links)
 
 
 def _transition(
@@ -218,9 +228,12 @@ def _transition(
 
 async def transition(
     db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID,
-    target: SessionStatus, reason: str | None, correlation_id: str,
+    target: SessionStatus, reason: str | None, correlation_id: str, links: JoinLinks | None = None,
+    rooms: Rooms | None = None,
 ) -> SessionPublic:
     """A user's start (to ready), end (to completed) or cancel."""
+    if target == S.ready and rooms is not None:
+        return await start_session(db, rooms, principal, org_id, session_id, reason, correlation_id, links)
     async with transaction(db, org_id) as tx:
         session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
         transport = "local"
@@ -232,7 +245,61 @@ async def transition(
         tx.add(session)
         await tx.flush()
         await add_to_outbox(tx, SCHEMA, *events)
-    return public(session, granted)
+    return public(session, granted, links)
+
+
+async def start_session(
+    db: SessionMaker, rooms: Rooms, principal: Principal, org_id: UUID, session_id: UUID,
+    reason: str | None, correlation_id: str, links: JoinLinks | None = None,
+) -> SessionPublic:
+    """pending -> ready: reserve a room, ask its provider outside any transaction, then move.
+
+    If the provider fails, the session stays pending with the failure as its status reason, so a
+    retried start provisions a fresh room (the reserved one is deleted now or by the sweeper).
+    """
+    async with transaction(db, org_id) as tx:
+        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        check_transition(SessionStatus(session.status), S.ready)
+        version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
+        if version is None:
+            raise Conflict("The session's config version no longer exists.", code="config_not_found")
+        definition = InterviewDefinition.model_validate(version.definition)
+        reservation = await rooms.reserve(
+            tx, session, definition.providers.transport, definition.max_duration_minutes,
+            definition.providers.recording,
+        )
+    try:
+        provisioned = await rooms.provision(reservation)
+    except Exception as e:
+        reason_text = e.message if isinstance(e, AppError) else "unexpected error (logged)"
+        async with transaction(db, org_id) as tx:
+            await rooms.record_failure(tx, reservation, reason_text)
+            row = (await tx.execute(
+                select(VoiceSession).where(col(VoiceSession.id) == session_id).with_for_update()
+            )).scalar_one()
+            if SessionStatus(row.status) == S.pending:
+                row.status_reason = f"room_provisioning_failed: {reason_text}"[:1000]
+                row.updated_at = datetime.now(UTC)
+                tx.add(row)
+        await rooms.delete(org_id, reservation.room_id)  # a call that timed out may have made it
+        raise
+    async with transaction(db, org_id) as tx:
+        room = await rooms.attach(tx, reservation, provisioned)
+        session = (await tx.execute(
+            select(VoiceSession).where(col(VoiceSession.id) == session_id).with_for_update()
+        )).scalar_one()
+        started = session.deleted_at is None and SessionStatus(session.status) == S.pending
+        if started:
+            events = _transition(session, S.ready, reason, principal.sub, correlation_id,
+                                 definition.providers.transport)
+            tx.add(session)
+            await tx.flush()
+            await add_to_outbox(tx, SCHEMA, *events)
+    if not started:
+        await rooms.release_session(org_id, session_id)
+        raise Conflict("The session was cancelled or deleted while its room was being provisioned; "
+                       "the room has been released.", code="session_moved_on")
+    return public(session, granted, links).model_copy(update={"room": room_public(room)})
 
 
 async def apply_bot_event(

@@ -98,6 +98,9 @@ class TtsChoice(WriteModel):
 
 class Providers(WriteModel):
     transport: Literal["local", "daily"] = "local"
+    recording: Literal["off", "cloud"] = Field(
+        default="off", description="Daily only: record the room in Daily's cloud ('cloud')."
+    )
     stt: SttChoice = Field(default_factory=SttChoice)
     llm: LlmChoice = Field(default_factory=LlmChoice)
     tts: TtsChoice = Field(default_factory=TtsChoice)

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from voice_shared.api.common import ApiModel, Email, Metadata, WriteModel
+from voice_shared.api.rooms import RoomPublic
 from voice_shared.contracts import SessionStatus
 
 
@@ -70,6 +71,23 @@ class SessionPublic(ApiModel):
     ended_at: datetime | None
     duration_seconds: float | None
     access: Access = Field(description="What the caller may do with this session.")
+    join_url: str | None = Field(
+        default=None,
+        description="The candidate's join link (managers only, while the session is not over); "
+                    "the same link on every read until the session starts, then a fresh one.",
+    )
+    join_url_expires_at: datetime | None = Field(default=None, description="When joinUrl stops working.")
+    consent_at: datetime | None = Field(
+        default=None, description="When the candidate consented to the AI interview and its recording."
+    )
+    consent_text_version: str | None = Field(
+        default=None, description="The version of the consent text the candidate agreed to."
+    )
+    room: RoomPublic | None = Field(
+        default=None,
+        description="The live room, for callers who manage the session, on single-session reads "
+                    "only (never in lists).",
+    )
 
 
 class KbLinkCreate(WriteModel):

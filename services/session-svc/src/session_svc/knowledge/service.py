@@ -35,7 +35,7 @@ from voice_shared.api.sessions import KbLinkCreate, KbLinkPublic, KbLinkUpdate
 from voice_shared.auth import Principal
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
-from voice_shared.errors import Conflict, NotFound, PayloadTooLarge
+from voice_shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 
 # --- knowledge bases -------------------------------------------------------------------------
 
@@ -147,6 +147,8 @@ async def add_document(
     require_admin(principal, org_id)
     size_bytes = _check_size(body, max_bytes)
     chunks = chunk_text(body.text, markdown=body.content_type == "text/markdown")
+    if not chunks:
+        raise ValidationFailed("The document has no searchable text.", code="document_empty")
     document = KbDocument(
         id=uuid.uuid4(), org_id=org_id, kb_id=kb_id, filename=body.filename,
         content_type=body.content_type, size_bytes=size_bytes, chunk_count=len(chunks),

@@ -1,0 +1,1 @@
+"""Provider credentials: org and platform keys, their secrets behind a port, validation, resolution."""

@@ -1,0 +1,39 @@
+"""Internal endpoints of the join page, called by the gateway with the candidate's own join token."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+
+from session_svc.deps import DbDep, SettingsDep
+from session_svc.join import service
+from session_svc.join.service import JoinLinks
+from session_svc.rooms.api import RoomsDep
+from voice_shared.api.join import ConsentCreate, ConsentPublic, JoinInfo
+from voice_shared.join import CandidateDep
+
+router = APIRouter(prefix="/internal/join", tags=["join"])
+
+
+def join_links(settings: SettingsDep) -> JoinLinks:
+    return JoinLinks(settings)
+
+
+JoinLinksDep = Annotated[JoinLinks, Depends(join_links)]
+
+
+@router.get("/{session_id}")
+async def get_join_info(
+    session_id: UUID, candidate: CandidateDep, db: DbDep, settings: SettingsDep, rooms: RoomsDep
+) -> JoinInfo:
+    """What the join page shows: only for the session the token names (404 otherwise)."""
+    return await service.join_info(db, candidate, settings.data_retention_days, rooms)
+
+
+@router.post("/{session_id}/consent")
+async def give_consent(
+    session_id: UUID, body: ConsentCreate, candidate: CandidateDep, db: DbDep, rooms: RoomsDep
+) -> ConsentPublic:
+    """Record the candidate's consent (idempotent; 409 once the session is over)."""
+    return await service.record_consent(db, candidate, body, rooms)
+
