@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "voice-platform"
 SECRET = "voice-credentials"
 CREDENTIALS = {"VOICE_DATABASE_URL", "VOICE_MIGRATION_DATABASE_URL",
-               "VOICE_SUPERUSER_DATABASE_URL", "VOICE_AMQP_URL", "VOICE_JWT_SECRET"}
+               "VOICE_SUPERUSER_DATABASE_URL", "VOICE_AMQP_URL", "VOICE_JWT_SECRET",
+               "VOICE_JOIN_TOKEN_SECRET", "VOICE_KEK", "VOICE_PREVIOUS_KEKS"}
 SETUP_ONLY = {"VOICE_MIGRATION_DATABASE_URL", "VOICE_SUPERUSER_DATABASE_URL"}
 
 Manifest = dict[str, Any]
@@ -142,8 +143,22 @@ def test_credentials_come_only_from_the_existing_secret(docs: list[Manifest]) ->
             assert ref["name"] == SECRET, (workload, name)
         # Only the setup Job holds the owner and superuser URLs.
         if component(next(d for d in docs if d["metadata"]["name"] == workload)) != "setup":
-            assert {"VOICE_DATABASE_URL", "VOICE_AMQP_URL", "VOICE_JWT_SECRET"} <= set(env)
+            assert {"VOICE_DATABASE_URL", "VOICE_AMQP_URL", "VOICE_JWT_SECRET",
+                    "VOICE_JOIN_TOKEN_SECRET"} <= set(env)
             assert not SETUP_ONLY & set(env), workload
+        # Only session-svc holds the key-encryption key; the previous ones may be absent.
+        assert ("VOICE_KEK" in env) == (workload.endswith("session-svc")), workload
+        if "VOICE_PREVIOUS_KEKS" in env:
+            assert env["VOICE_PREVIOUS_KEKS"]["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+def test_public_url_is_set_or_taken_from_the_ingress(docs: list[Manifest]) -> None:
+    def public_urls(manifests: list[Manifest]) -> set[str | None]:
+        return {env_of(c).get("VOICE_PUBLIC_URL", {}).get("value") for _, c in containers(manifests)}
+
+    assert public_urls(docs) == {None}
+    assert public_urls(render("publicUrl=https://jobs.example.org")) == {"https://jobs.example.org"}
+    assert public_urls(render("ingress.enabled=true")) == {"https://voice.example.com"}
 
 
 def test_inlined_credentials_and_a_missing_secret_are_refused() -> None:

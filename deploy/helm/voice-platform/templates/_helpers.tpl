@@ -58,6 +58,18 @@ app.kubernetes.io/part-of: voice-platform
     secretKeyRef:
       name: {{ $secret }}
       key: {{ required (printf "secrets.keys.%s is required" .key) (get .root.Values.secrets.keys .key) }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
+{{- end }}
+
+{{/* VOICE_PUBLIC_URL: publicUrl, else https://<first ingress host>, else nothing. */}}
+{{- define "voice.publicUrl" -}}
+{{- if .Values.publicUrl -}}
+{{- .Values.publicUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.hosts -}}
+{{- printf "https://%s" (first .Values.ingress.hosts).host -}}
+{{- end -}}
 {{- end }}
 
 {{/*
@@ -66,11 +78,15 @@ then credentials from the Secret. Takes (dict "root" $ "env" <plain variables>).
 */}}
 {{- define "voice.env" -}}
 {{- $root := .root }}
-{{- $managed := list "VOICE_ENVIRONMENT" "VOICE_BUS_NAMESPACE" "VOICE_JWKS_URL" "VOICE_HOST" "VOICE_PORT" "VOICE_DATABASE_URL" "VOICE_MIGRATION_DATABASE_URL" "VOICE_SUPERUSER_DATABASE_URL" "VOICE_AMQP_URL" "VOICE_JWT_SECRET" -}}
+{{- $managed := list "VOICE_ENVIRONMENT" "VOICE_BUS_NAMESPACE" "VOICE_JWKS_URL" "VOICE_HOST" "VOICE_PORT" "VOICE_DATABASE_URL" "VOICE_MIGRATION_DATABASE_URL" "VOICE_SUPERUSER_DATABASE_URL" "VOICE_AMQP_URL" "VOICE_JWT_SECRET" "VOICE_JOIN_TOKEN_SECRET" "VOICE_KEK" "VOICE_PREVIOUS_KEKS" "VOICE_PUBLIC_URL" -}}
 - name: VOICE_ENVIRONMENT
   value: {{ $root.Values.environment | quote }}
 - name: VOICE_BUS_NAMESPACE
   value: {{ $root.Values.busNamespace | quote }}
+{{- with include "voice.publicUrl" $root }}
+- name: VOICE_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
 {{- with $root.Values.auth.jwksUrl }}
 - name: VOICE_JWKS_URL
   value: {{ . | quote }}
@@ -88,6 +104,11 @@ then credentials from the Secret. Takes (dict "root" $ "env" <plain variables>).
 {{- include "voice.secretEnv" (dict "root" $root "var" "VOICE_JWT_SECRET" "key" "jwtSecret") | nindent 0 }}
 {{- else if not $root.Values.auth.jwksUrl }}
 {{- fail "set secrets.keys.jwtSecret or auth.jwksUrl: services need a way to verify tokens" }}
+{{- end }}
+{{- include "voice.secretEnv" (dict "root" $root "var" "VOICE_JOIN_TOKEN_SECRET" "key" "joinTokenSecret") | nindent 0 }}
+{{- if .kek }}
+{{- include "voice.secretEnv" (dict "root" $root "var" "VOICE_KEK" "key" "kek") | nindent 0 }}
+{{- include "voice.secretEnv" (dict "root" $root "var" "VOICE_PREVIOUS_KEKS" "key" "previousKeks" "optional" true) | nindent 0 }}
 {{- end }}
 {{- end }}
 
