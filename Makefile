@@ -18,7 +18,7 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(BIN)/voice: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --all-extras
 	@touch $@
 
 install: $(BIN)/voice ## Create .venv with every service, the shared package and dev tools
