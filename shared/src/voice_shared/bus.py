@@ -59,6 +59,10 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("session-svc", "bot-finished", "bot.finished"),
     # Deletes the rooms of a session that reached a terminal state (the sweeper is the backstop).
     Subscription("session-svc", "room-cleanup", "session.ended"),
+    # The bot job queue: each warm bot worker consumes one started session at a time and acks it
+    # only when the interview is over, so a bot that dies hands its job to another (see
+    # bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.
+    Subscription("bot", "jobs", "session.started", delivery_limit=3, prefetch=1),
     # Keeps a bounded tail of every event and makes every published type routable, so a
     # return (which raises) means a broken topology, not an event nobody subscribes to yet.
     Subscription("platform", "audit", "#"),

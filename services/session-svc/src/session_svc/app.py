@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from session_svc import api, handlers
+from session_svc import api, bot_api, handlers
 from session_svc.credentials import api as credentials_api
 from session_svc.credentials.bootstrap import secret_stores
 from session_svc.join import api as join_api
@@ -78,4 +78,5 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.include_router(credentials_api.router)
     app.include_router(join_api.router)
     app.include_router(rooms_api.router)
+    app.include_router(bot_api.router)
     return app

@@ -147,6 +147,9 @@ class BotFinished(Event):
     latency_p95_ms: float | None = Field(default=None, description="Voice-to-voice latency p95.")
     questions_asked: int = Field(default=0, ge=0, description="Main questions asked.")
     follow_ups_asked: int = Field(default=0, ge=0, description="Follow-up questions asked.")
+    answers_received: int | None = Field(
+        default=None, ge=0, description="Candidate answers recorded (None from bots that do not count them)."
+    )
 
 
 @register
@@ -202,6 +205,15 @@ class TranscriptSegment(Event):
     end_ms: int = Field(ge=0, description="End, ms from session start.")
     question_id: str | None = Field(default=None, description="Question being discussed.")
     final: bool = Field(default=True, description="False for interim results.")
+    follow_up_index: int | None = Field(
+        default=None, ge=0,
+        description="With question_id: 0 for the main question, n for follow-up n (None if unknown).",
+    )
+    kind: str | None = Field(
+        default=None, max_length=40,
+        description="What a bot segment was: 'greeting', 'question', 'follow_up', 'idle_prompt', "
+                    "'wrap_up', 'closing' or 'reconnected'; 'answer' for a candidate's segment.",
+    )
 
 
 @register

@@ -1,0 +1,390 @@
+"""One interview, from the bot job (a ``session.started`` event) to ``bot.finished``.
+
+1. Read the session's plan from session-svc. A session that is gone or already over is dropped
+   quietly; one this worker cannot run (a Daily room, a provider or key it does not have, a language
+   the bundled models do not speak) fails at once with the reason in words, never by waiting.
+2. Serve the session's WebRTC offers (``serve_negotiation``) and wait for the candidate: an offer is
+   answered with a fresh peer connection and a pipeline that starts at once. No one connected in
+   ``no_show_timeout_seconds``: the session fails with ``candidate_no_show``.
+3. ``bot.joined`` when the candidate's media connects; the engine greets and walks the plan while the
+   interviewer processor publishes questions, answers and transcript segments.
+4. The engine's end (plan complete, time up, silence, the candidate asked to stop) ends the pipeline;
+   ``bot.finished`` carries the reason, counts and voice-to-voice latency. A candidate whose connection
+   drops may send a new offer within ``rejoin_grace_seconds``: a new pipeline says so and goes on from
+   the transcript so far; if they do not, the interview ends with ``candidate_disconnected``.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from uuid import UUID
+
+import httpx
+import structlog
+from faststream.rabbit import RabbitBroker
+
+from bot_orchestrator.engine import (
+    InterviewEngine,
+    Interviewer,
+    LlmInterviewer,
+    OpenAiChatClient,
+    PassageSource,
+    PastSegment,
+    ScriptedInterviewer,
+)
+from bot_orchestrator.worker.events import Publish, SessionEvents
+from bot_orchestrator.worker.interviewer import Rejoin
+from bot_orchestrator.worker.models import Models
+from bot_orchestrator.worker.pipeline import InterviewPipeline, Latencies, build_pipeline, transport_params
+from bot_orchestrator.worker.session_api import SessionApi, SessionPassages
+from bot_orchestrator.worker.settings import BotSettings
+from bot_orchestrator.worker.speech import stt_service, tts_service, voice_for
+from bot_orchestrator.worker.webrtc import answer_offer, restrict_ice_to_loopback
+from voice_shared.api.bot import SessionPlan
+from voice_shared.bus import serve_negotiation
+from voice_shared.contracts import (
+    AnswerReceived,
+    BotFinished,
+    BotJoined,
+    Envelope,
+    Event,
+    NegotiateWebRtc,
+    SessionStarted,
+    SessionStatus,
+    TranscriptSegment,
+    WebRtcAnswered,
+    WebRtcRefused,
+)
+
+log = structlog.get_logger()
+
+OPENAI_URL = "https://api.openai.com/v1"
+SERVED = (SessionStatus.ready, SessionStatus.active)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """``skipped``: nothing to do (the session is gone or over); ``returned``: the job goes back to the
+    queue for another bot (this one is stopping and the candidate had not joined). Neither published
+    anything about the session."""
+
+    outcome: Literal["completed", "failed", "skipped", "returned"]
+    reason: str
+
+
+@dataclass
+class WorkerContext:
+    """What every job of one worker process shares."""
+
+    settings: BotSettings
+    models: Models
+    broker: RabbitBroker
+    session_api: SessionApi
+    publish: Publish
+    bot_id: str
+    shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], float] = time.monotonic
+
+
+class Record:
+    """The interview's events on their way out, and what the job keeps of them (for a rejoin, the end)."""
+
+    def __init__(self, events: SessionEvents) -> None:
+        self._events = events
+        self.transcript: list[TranscriptSegment] = []
+        self.answers = 0
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, TranscriptSegment):
+            self.transcript.append(event)
+        elif isinstance(event, AnswerReceived):
+            self.answers += 1
+        self._events.emit(event)
+
+    def past(self) -> list[PastSegment]:
+        return [PastSegment(s.speaker, s.text, s.question_id, s.follow_up_index, s.end_ms) for s in self.transcript]
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class InterviewJob:
+    """Runs one session's interview; ``run()`` returns when the bot has left and said so."""
+
+    def __init__(self, ctx: WorkerContext, started: SessionStarted, env: Envelope) -> None:
+        self._ctx = ctx
+        self._settings = ctx.settings
+        self._started = started
+        self._env = env
+        self.session_id = started.session_id
+        self.org_id: UUID | None = env.org_id
+        self._events: SessionEvents | None = None
+        self._record: Record | None = None
+        self._interviewer: Interviewer | None = None
+        self._passages: PassageSource | None = None
+        self._plan: SessionPlan | None = None
+        self._latencies = Latencies()
+        self._started_at: float | None = None  # when the candidate first connected
+        self._interview: InterviewPipeline | None = None
+        self._pipeline_task: asyncio.Task[None] | None = None
+        self._connection: Any = None  # SmallWebRTCConnection
+        self._connected = asyncio.Event()
+        self._pipeline_done = asyncio.Event()
+        self._candidate_left = False  # and not (yet) back
+        self._cut_off: str | None = None  # why the pipeline was stopped from outside
+        self._over = False
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def run(self) -> JobResult:
+        log.info("job_received", session_id=str(self.session_id), config_version=self._started.config_version)
+        if self.org_id is None:
+            return JobResult("skipped", "no_org")
+        plan = await self._ctx.session_api.plan(self.org_id, self.session_id)
+        if plan is None:
+            return JobResult("skipped", "session_not_found")
+        if plan.status not in SERVED:
+            return JobResult("skipped", f"session_{plan.status}")
+        self._plan = plan
+        self._events = SessionEvents(self._ctx.publish, self.org_id, self.session_id,
+                                     self._env.correlation_id).start()
+        self._record = Record(self._events)
+        try:
+            problem = await self._prepare(plan)
+            if problem is not None:
+                return await self._finish("failed", problem)
+            return await self._serve(plan)
+        except Exception as e:
+            # Once the bot has taken the session, a bug must end it with a reason, not leave it hanging.
+            log.exception("interview_failed", session_id=str(self.session_id))
+            return await self._finish("failed", f"bot_error: {type(e).__name__}")
+        finally:
+            await self._close()
+
+    # --- what this worker can run ------------------------------------------------------------------
+
+    async def _prepare(self, plan: SessionPlan) -> str | None:
+        """Choose the interviewer; the reason, in words, if this worker cannot run the session."""
+        definition = plan.definition
+        providers = definition.providers
+        if providers.transport != "local":
+            return (f"unsupported_transport: this bot worker serves local (WebRTC) rooms only; the config asks "
+                    f"for {providers.transport}")
+        if not definition.language.startswith("en"):
+            return (f"unsupported_language: the bundled speech models speak English only; the config asks for "
+                    f"{definition.language}")
+        if providers.stt.provider != "whisper":
+            return f"unsupported_stt: this bot worker transcribes with Whisper only, not {providers.stt.provider}"
+        if voice_for(self._ctx.models, providers.tts.provider) is None:
+            return (f"unsupported_tts: no voice for {providers.tts.provider} in this bot worker "
+                    f"(it has: {', '.join(self._ctx.models.voices) or 'none'})")
+        interviewer: Interviewer = ScriptedInterviewer()
+        if providers.llm.provider == "openai":
+            assert self.org_id is not None
+            key = await self._ctx.session_api.credential(self.org_id, "openai")
+            if key is None:
+                return "credential_missing: the config's LLM is 'openai' but the organisation has no OpenAI key"
+            options = providers.llm.options
+            client = OpenAiChatClient(
+                str(options.get("baseUrl") or OPENAI_URL), str(options["model"]), key,
+                temperature=float(options.get("temperature", 0.3)), http=httpx.AsyncClient(trust_env=False),
+            )
+            self._closers.append(client.aclose)
+            interviewer = LlmInterviewer(client)
+        assert self.org_id is not None
+        self._interviewer = interviewer
+        self._passages = SessionPassages(self._ctx.session_api, self.org_id, plan.kb_ids)
+        return None
+
+    # --- serving the room ----------------------------------------------------------------------------
+
+    async def _serve(self, plan: SessionPlan) -> JobResult:
+        if self._settings.ice_loopback_only:
+            restrict_ice_to_loopback()
+        negotiation = serve_negotiation(self._ctx.broker, self._settings.bus_namespace, self.session_id,
+                                        self._negotiate)
+        # The broker holds its subscribers weakly: this reference keeps it serving.
+        self._negotiation: Any = negotiation
+        await negotiation.start()
+        log.info("serving_session", session_id=str(self.session_id))
+        try:
+            joined = await self._wait_for(self._connected, self._settings.no_show_timeout_seconds)
+            if not joined and self._ctx.shutting_down.is_set():
+                # Nobody is in the room yet: another bot (or this one, restarted) can take the session.
+                return JobResult("returned", "bot_shutdown")
+            if not joined:
+                return await self._finish("failed", "candidate_no_show")
+            ends_at = self._ctx.clock() + plan.definition.max_duration_minutes * 60 + self._settings.overrun_seconds
+            while True:
+                if not await self._wait_for(self._pipeline_done, ends_at - self._ctx.clock()):
+                    self._cut_off = "bot_shutdown" if self._ctx.shutting_down.is_set() else "overrun"
+                    await self._end_pipeline(self._cut_off)
+                    break
+                if not self._candidate_left or self._ctx.shutting_down.is_set():
+                    break
+                log.info("waiting_for_rejoin", session_id=str(self.session_id),
+                         seconds=self._settings.rejoin_grace_seconds)
+                if not await self._wait_for(self._connected, self._settings.rejoin_grace_seconds):
+                    break
+            return await self._finish(*self._outcome())
+        finally:
+            self._over = True
+            with contextlib.suppress(Exception):
+                await negotiation.stop()
+            await self._end_pipeline("job_over")
+
+    async def _wait_for(self, event: asyncio.Event, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait for ``event``; False after ``timeout``, or once a shutdown's grace has passed."""
+        deadline = self._ctx.clock() + timeout
+        shutdown_deadline: float | None = None
+        while not event.is_set():
+            now = self._ctx.clock()
+            if self._ctx.shutting_down.is_set() and shutdown_deadline is None:
+                shutdown_deadline = now + self._settings.shutdown_grace_seconds
+            ends = min(deadline, shutdown_deadline) if shutdown_deadline is not None else deadline
+            if now >= ends:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(0.5, ends - now))
+        return True
+
+    def _outcome(self) -> tuple[Literal["completed", "failed"], str]:
+        interviewer = self._interview.interviewer if self._interview else None
+        if interviewer is not None and interviewer.outcome is not None:
+            return "completed", str(interviewer.outcome.reason)
+        if self._candidate_left:
+            return "completed", "candidate_disconnected"
+        if self._cut_off is not None:
+            return "failed", self._cut_off
+        return "failed", "bot_error: the interview pipeline stopped unexpectedly"
+
+    async def _negotiate(self, offer: NegotiateWebRtc, request: Envelope) -> Event:
+        try:
+            return await self._answer(offer)
+        except Refused as refused:
+            log.info("webrtc_offer_refused", session_id=str(self.session_id), code=refused.code)
+            return WebRtcRefused(session_id=self.session_id, code=refused.code, message=refused.message)
+
+    async def _answer(self, offer: NegotiateWebRtc) -> Event:
+        if self._over or self._interviewer is None:
+            raise Refused("not_serving_session", "This interview is over.")
+        current = self._connection
+        if offer.pc_id is not None and current is not None and offer.pc_id == current.pc_id \
+                and not self._candidate_left:
+            await current.renegotiate(sdp=offer.sdp, type="offer", restart_pc=offer.restart_pc)
+            return self._answered(current)
+        if self._connected.is_set():
+            raise Refused("peer_limit", "Someone is already connected to this interview.")
+        if current is not None:  # an earlier peer that never connected, or that left: this one replaces it
+            await self._end_pipeline("replaced_by_new_offer")
+        self._pipeline_done.clear()
+        try:
+            connection = await answer_offer(offer.sdp)
+        except ValueError as e:
+            raise Refused("invalid_sdp", f"The offer could not be used: {e}"[:500]) from e
+        self._connection = connection
+        self._start_pipeline(connection)
+        log.info("webrtc_offer_answered", session_id=str(self.session_id), peer=offer.peer, pc_id=connection.pc_id)
+        return self._answered(connection)
+
+    def _answered(self, connection: Any) -> WebRtcAnswered:
+        answer = connection.get_answer()
+        return WebRtcAnswered(session_id=self.session_id, sdp=answer["sdp"], pc_id=answer["pc_id"])
+
+    def _start_pipeline(self, connection: Any) -> None:
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+        from pipecat.workers.runner import WorkerRunner
+
+        assert self._interviewer is not None and self._record is not None and self._plan is not None
+        record, definition = self._record, self._plan.definition
+        rejoin = None
+        if self._started_at is not None:  # the candidate was here before: go on from there
+            rejoin = Rejoin(record.past(), self._started_at, len(record.transcript))
+        transport = SmallWebRTCTransport(webrtc_connection=connection, params=transport_params())
+        interview = build_pipeline(
+            transport, stt_service(self._ctx.models, self._settings.whisper_beam_size),
+            tts_service(self._ctx.models, definition.providers.tts.provider),
+            InterviewEngine(definition, self._interviewer, self._passages), self.session_id, record,
+            persona=definition.persona, tick_seconds=self._settings.tick_seconds, latencies=self._latencies,
+            rejoin=rejoin,
+        )
+        self._interview = interview
+
+        @transport.event_handler("on_client_connected")
+        async def on_client_connected(_: Any, client: Any) -> None:
+            self._connected.set()
+            self._candidate_left = False
+            if self._started_at is None:
+                self._started_at = self._ctx.clock()
+                resumed = self._plan is not None and self._plan.status == SessionStatus.active
+                record.emit(BotJoined(session_id=self.session_id, bot_id=self._ctx.bot_id, resumed=resumed))
+            log.info("candidate_connected", session_id=str(self.session_id), rejoined=rejoin is not None)
+
+        @transport.event_handler("on_client_disconnected")
+        async def on_client_disconnected(_: Any, client: Any) -> None:
+            if interview.interviewer.outcome is None:
+                self._candidate_left = True
+                self._connected.clear()
+                log.info("candidate_disconnected", session_id=str(self.session_id))
+                await interview.worker.cancel(reason="candidate_disconnected")
+
+        async def run() -> None:
+            runner = WorkerRunner(handle_sigint=False)
+            try:
+                await runner.add_workers(interview.worker)
+                await runner.run()
+            except Exception:
+                log.exception("pipeline_failed", session_id=str(self.session_id))
+            finally:
+                if self._interview is interview:
+                    self._pipeline_done.set()
+
+        self._pipeline_task = asyncio.create_task(run(), name=f"pipeline-{self.session_id}")
+
+    async def _end_pipeline(self, reason: str) -> None:
+        """Cancel the running pipeline (if any) and close its peer connection."""
+        task, interview, connection = self._pipeline_task, self._interview, self._connection
+        self._pipeline_task, self._connection = None, None
+        if interview is not None and task is not None and not task.done():
+            await interview.worker.cancel(reason=reason)
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 10)
+            except TimeoutError:
+                task.cancel()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.disconnect()
+
+    # --- the end -------------------------------------------------------------------------------------
+
+    async def _finish(self, outcome: Literal["completed", "failed"], reason: str) -> JobResult:
+        ended = self._interview.interviewer.outcome if self._interview else None
+        latencies, record = self._latencies, self._record
+        assert record is not None
+        asked = {(s.question_id, s.follow_up_index) for s in record.transcript
+                 if s.speaker == "bot" and s.kind in ("question", "follow_up") and s.question_id}
+        finished = BotFinished(
+            session_id=self.session_id, bot_id=self._ctx.bot_id, outcome=outcome, reason=reason[:1000],
+            latency_p50_ms=latencies.percentile_ms(50), latency_p95_ms=latencies.percentile_ms(95),
+            # The engine's count when it ended the interview; otherwise what was heard being asked.
+            questions_asked=ended.questions_asked if ended else len({q for q, n in asked if not n}),
+            follow_ups_asked=ended.follow_ups_asked if ended else len({(q, n) for q, n in asked if n}),
+            answers_received=record.answers,
+        )
+        record.emit(finished)
+        log.info("interview_finished", session_id=str(self.session_id), outcome=outcome, reason=reason,
+                 latency_p50_ms=finished.latency_p50_ms, latency_p95_ms=finished.latency_p95_ms,
+                 turns=len(latencies.seconds), first_speech_seconds=latencies.first_speech_seconds)
+        return JobResult(outcome, reason)
+
+    async def _close(self) -> None:
+        if self._events is not None:
+            await self._events.aclose()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()

