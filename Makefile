@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test test-unit test-integration test-fuzz bench bench-api lint openapi clean
+.PHONY: help install run test test-unit test-integration test-fuzz bench bench-api bench-voice lint openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,10 +56,13 @@ test-integration: install ## Tests against real Postgres and RabbitMQ
 test-fuzz: install ## Schemathesis over the gateway's OpenAPI
 	$(BIN)/pytest -q -m slow
 
-bench: bench-api ## Every benchmark
+bench: bench-api bench-voice ## Every benchmark
 
 bench-api: install ## Sessions created, fetched, listed via the gateway vs session-svc (N=500 C=16)
 	$(BIN)/python bench/bench_api.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
+
+bench-voice: install ## Simulated interviews, embedded stack: voice-to-voice p50/p95, STT/TTS per turn, cold vs warm bot (INTERVIEWS=3)
+	$(BIN)/python bench/bench_voice.py $(if $(INTERVIEWS),-n $(INTERVIEWS))
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

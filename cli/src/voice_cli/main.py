@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from voice_cli import infra
 from voice_cli.registry import SERVICES, Service
+from voice_cli.simulate import cli as simulate_cli
 from voice_cli.supervisor import StopRequest, Supervisor
 from voice_shared.auth import Role, mint_dev_token
 from voice_shared.settings import ServiceSettings
@@ -91,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = ensure_servers(containers)
         setup_database(settings)
         declare_bus(settings)
-        return serve(settings, args.startup_timeout)
+        return serve(settings, args.startup_timeout, args.bots)
 
 
 def ensure_servers(containers: ExitStack) -> ServiceSettings:
@@ -123,7 +124,7 @@ def child_env(service: Service) -> dict[str, str]:
     return env
 
 
-def serve(settings: ServiceSettings, startup_timeout: float) -> int:
+def serve(settings: ServiceSettings, startup_timeout: float, bots: int = 0) -> int:
     stop = StopRequest().install()
     supervisor = Supervisor()
     try:
@@ -133,6 +134,8 @@ def serve(settings: ServiceSettings, startup_timeout: float) -> int:
                     "--log-level", "warning"]
             supervisor.start(service.name, service_url(service), argv, child_env(service))
         dead = step("startup", lambda: supervisor.wait_healthy(stop, startup_timeout))
+        for n in range(bots if dead is None and not stop else 0):  # warm bots, once session-svc answers
+            supervisor.start(f"bot-{n + 1}", "", [sys.executable, "-m", "voice_cli", "bot"], child_env(SERVICES[0]))
         if dead is None and not stop:
             print(banner(settings), flush=True)
         while dead is None and not stop:
@@ -166,6 +169,12 @@ def banner(settings: ServiceSettings) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from bot_orchestrator.worker.keeper import keep_warm
+
+    return keep_warm(once=args.once)
 
 
 # --- voice rotate-kek ---------------------------------------------------------------------------
@@ -241,7 +250,16 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="set up and start every service (make run)")
     run.add_argument("--startup-timeout", type=float, default=60.0,
                      help="seconds to wait for every /healthz")
+    run.add_argument("--bots", type=int, default=int(os.environ.get("VOICE_RUN_BOTS", "1")),
+                     help="warm bot workers to start (`voice bot`); default 1, or VOICE_RUN_BOTS")
     run.set_defaults(func=cmd_run)
+
+    bot = commands.add_parser("bot", help="run a warm bot worker that conducts interviews",
+                              description="Load the voice models, then take interviews from the bot job "
+                                          "queue one at a time; after each recycle a fresh worker "
+                                          "process takes over.")
+    bot.add_argument("--once", action="store_true", help="exit when the worker recycles itself")
+    bot.set_defaults(func=cmd_bot)
 
     rotate = commands.add_parser(
         "rotate-kek", help="re-wrap every locally stored secret under VOICE_KEK",
@@ -252,6 +270,8 @@ def parser() -> argparse.ArgumentParser:
                     "key when it reports 0 failed. Make a key with `openssl rand -base64 32`.")
     rotate.add_argument("--batch-size", type=int, default=100, help="rows per transaction")
     rotate.set_defaults(func=cmd_rotate_kek)
+
+    simulate_cli.add_parser(commands)
     return root
 
 

@@ -6,9 +6,12 @@ Deliberately light (no Pipecat, no models): this parent only starts, watches and
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 EXIT_RECYCLE = 3  # the worker's "start a fresh process in my place"
+QUICK_CRASH_SECONDS = 30.0
+MAX_QUICK_CRASHES = 3
 PR_SET_PDEATHSIG = 1
 
 
@@ -23,7 +26,10 @@ def _die_with_parent() -> None:
 
 
 def keep_warm(once: bool = False) -> int:
-    """Run ``python -m bot_orchestrator.worker`` until stopped; its exit status if it fails."""
+    """Run ``python -m bot_orchestrator.worker`` until stopped, replacing it when it recycles or crashes.
+
+Returns the worker's exit status if it keeps crashing right after start.
+"""
     stopping = False
     child: subprocess.Popen[bytes] | None = None
 
@@ -35,11 +41,24 @@ def keep_warm(once: bool = False) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
+    quick_crashes = 0
     while True:
+        started = time.monotonic()
         # A session of its own: a terminal's Ctrl-C reaches the worker once, forwarded by us.
         child = subprocess.Popen([sys.executable, "-m", "bot_orchestrator.worker"], start_new_session=True,
                                  preexec_fn=_die_with_parent)
         code = child.wait()
-        if stopping or once or code != EXIT_RECYCLE:
+        if stopping or once or code == 0:
             return 0 if stopping else code
-        print("voice bot: the worker recycled itself; starting a fresh one", file=sys.stderr, flush=True)
+        if code == EXIT_RECYCLE:
+            quick_crashes = 0
+            print("voice bot: the worker recycled itself; starting a fresh one", file=sys.stderr, flush=True)
+            continue
+        # A crash mid-interview: its unacked job goes back to the queue; keep a bot warm for it.
+        # Crashing again and again right after start (no broker, broken install) is given up.
+        quick_crashes = quick_crashes + 1 if time.monotonic() - started < QUICK_CRASH_SECONDS else 0
+        if quick_crashes >= MAX_QUICK_CRASHES:
+            return code
+        print(f"voice bot: the worker exited with status {code}; starting a fresh one",
+              file=sys.stderr, flush=True)
+        time.sleep(quick_crashes)

@@ -1,0 +1,160 @@
+"""End to end: `voice run`'s platform with warm bot workers, and a simulated candidate who joins the
+room over WebRTC on 127.0.0.1 and answers by voice (Piper), heard by the bot through Whisper.
+
+The stack has its own database, bus namespace and ports (``voice_cli.simulate.stack``); what the
+platform did is read from its bus (every event) and its API (the session), never from its internals.
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from voice_cli.infra import DEFAULT_SUPERUSER_URL
+from voice_cli.simulate.personas import load_persona
+from voice_cli.simulate.run import (
+    EXAMPLE_CONFIG,
+    SimulationResult,
+    dev_organisation,
+    load_config,
+    simulate,
+    word_recovery,
+)
+from voice_cli.simulate.speech import Ears, Voice
+from voice_cli.simulate.stack import BusTap, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
+
+PLAN = ["intro", "indexing", "incident"]
+FAST_HEARTBEATS = {"VOICE_HEARTBEAT_SECONDS": "1"}
+# The servers every other test uses (conftest.py reads the same variables).
+SERVERS = {"superuser_url": os.environ.get("VOICE_TEST_PG", DEFAULT_SUPERUSER_URL),
+           "amqp_url": os.environ.get("VOICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")}
+BOT_READY_SECONDS = 120.0
+
+
+@contextlib.contextmanager
+def running(stack: LocalStack) -> Iterator[LocalStack]:
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@contextlib.asynccontextmanager
+async def tapped(stack: LocalStack) -> AsyncIterator[BusTap]:
+    tap = await BusTap(stack.amqp_url, stack.namespace).start()
+    try:
+        yield tap
+    finally:
+        await tap.stop()
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[LocalStack]:
+    """`make run`'s platform as it is: every service and its one warm bot (`voice run`)."""
+    with running(LocalStack(tmp_path, run_bots=1, extra_env=FAST_HEARTBEATS, **SERVERS)) as stack:
+        yield stack
+
+
+@pytest.fixture
+def services_only(tmp_path: Path) -> Iterator[LocalStack]:
+    """The services without `voice run`'s bot: the test starts bot workers it can kill (a bot that
+    `voice run` started and that dies stops the whole platform, which is not what is tested here)."""
+    with running(LocalStack(tmp_path, run_bots=0, extra_env=FAST_HEARTBEATS, **SERVERS)) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[Voice, Ears]:
+    return Voice(), Ears()
+
+
+async def warm_bots(stack: LocalStack, tap: BusTap, count: int) -> list[str]:
+    """Wait until ``count`` bots are idle (starting workers of the test's own beyond `voice run`'s)."""
+    while stack.run_bots + sum(b.process.poll() is None for b in stack.bots.values()) < count:
+        stack.start_bot()
+    try:
+        beats = await tap.idle_bots(count, BOT_READY_SECONDS)
+    except TimeoutError:
+        pytest.fail(f"{count} warm bot(s) never reported idle:\n{stack.logs()}")
+    return [b.payload["bot_id"] for b in beats]
+
+
+async def interview(stack: LocalStack, models: tuple[Voice, Ears],
+                    started: "asyncio.Future[uuid.UUID] | None" = None) -> SimulationResult:
+    """The strong persona through the three-question plan; ``started`` gets the session id."""
+    org_id, token = dev_organisation(stack.settings)
+    voice, ears = models
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, trust_env=False) as client:
+        return await simulate(client, org_id, token, load_config(EXAMPLE_CONFIG, len(PLAN)), load_persona("strong"),
+                              voice=voice, ears=ears, timeout_seconds=360, score_wait_seconds=0,
+                              on_started=started.set_result if started else None)
+
+
+def main_questions(tap: BusTap, session_id: object) -> list[str]:
+    return [e.payload["question_id"] for e in tap.of("interview.question_asked", session_id, follow_up_index=0)]
+
+
+def candidate_transcript(tap: BusTap, session_id: object) -> str:
+    return " ".join(e.payload["text"] for e in tap.of("transcript.segment", session_id, speaker="candidate")
+                    if e.payload.get("final", True))
+
+
+async def test_strong_candidate_takes_a_three_question_interview(
+    platform: LocalStack, models: tuple[Voice, Ears]
+) -> None:
+    async with tapped(platform) as tap:
+        (bot_id,) = await warm_bots(platform, tap, 1)
+
+        result = await interview(platform, models)
+
+        sid, context = result.session_id, f"{result.to_json()}\n{platform.logs()}"
+        assert main_questions(tap, sid) == PLAN, context
+        assert result.asked == PLAN, context  # and the candidate heard them, in that order
+        recovered = word_recovery(" ".join(result.spoken), candidate_transcript(tap, sid))
+        assert recovered >= 0.8, f"{recovered:.0%} of the candidate's words in the transcript\n{context}"
+        assert result.status == "completed", context
+        assert result.room_deleted, context
+        finished = tap.of("bot.finished", sid)
+        assert [f.payload["bot_id"] for f in finished] == [bot_id], context
+        # The same bot announces itself idle again after the interview, ready for the next job.
+        await tap.wait_for(lambda: [b for b in tap.of("bot.heartbeat", bot_id=bot_id, state="idle")
+                                    if b.at > finished[0].at], 15)
+
+
+async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(
+    services_only: LocalStack, models: tuple[Voice, Ears]
+) -> None:
+    async with tapped(services_only) as tap:
+        await warm_bots(services_only, tap, 2)
+        started: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
+        running = asyncio.ensure_future(interview(services_only, models, started))
+        try:
+            sid = await asyncio.wait_for(started, 60)
+            joined = await tap.wait_for(lambda: tap.of("bot.joined", sid), 120)
+            first_bot = joined[0].payload["bot_id"]
+            # Mid-interview: the first answer is in, the second question not answered yet.
+            await tap.wait_for(lambda: tap.of("interview.answer_received", sid, question_id=PLAN[0]), 120)
+            services_only.kill_bot(first_bot, signal.SIGKILL)
+            result = await asyncio.wait_for(running, 480)
+        finally:
+            if not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+
+        context = f"{result.to_json()}\n{services_only.logs()}"
+        resumed = tap.of("bot.joined", sid, resumed=True)
+        assert resumed and resumed[0].payload["bot_id"] != first_bot, context
+        asked = main_questions(tap, sid)
+        assert list(dict.fromkeys(asked)) == PLAN, context  # every question, in order (one may be asked again)
+        assert result.timings.reconnects >= 1, context
+        assert result.status == "completed", context
+        assert result.room_deleted, context
