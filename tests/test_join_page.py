@@ -8,9 +8,7 @@ the same browser. ICE candidates are removed from both descriptions, so no conne
 made: Chromium gathers no 127.0.0.1 candidates, and tests stay on 127.0.0.1.
 """
 
-import asyncio
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,12 +17,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway.app import create_app as create_gateway
 from gateway.join_page import CONSENT_TEXT_VERSION
 from gateway.settings import GatewaySettings
-from voice_shared.testing import auth, config_body, session_body
+from voice_shared.testing import auth, config_body, serving, session_body
 
 pytestmark = pytest.mark.e2e
 
@@ -67,23 +64,6 @@ def without_candidates(sdp: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app over HTTP on a free 127.0.0.1 port, in this event loop."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @asynccontextmanager

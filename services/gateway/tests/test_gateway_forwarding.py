@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -20,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from voice_shared.auth import Role, mint_dev_token
-from voice_shared.testing import auth, config_body, session_body
+from voice_shared.testing import auth, config_body, serving, session_body
 
 MAX_BODY = 16 * 1024
 
@@ -70,23 +69,6 @@ async def running_gateway(
             yield client
 
 
-@asynccontextmanager
-async def listening(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app over real HTTP on a free 127.0.0.1 port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def free_port() -> int:
@@ -225,7 +207,7 @@ async def test_upstream_not_answering_in_time_is_a_503(settings, admin, org) -> 
 
 
 async def test_its_own_client_reaches_session_svc_over_http_and_is_closed(settings, upstream, admin, org) -> None:  # type: ignore[no-untyped-def]
-    async with listening(upstream) as url:
+    async with serving(upstream) as url:
         settings.session_svc_url = url
         app = create_app(settings)
         async with app.router.lifespan_context(app):

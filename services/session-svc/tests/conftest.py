@@ -7,18 +7,17 @@ Daily answers them (``{"error", "info"}``), and can be told to answer the next c
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
+
+from voice_shared.testing import serving
 
 FAKE_DAILY_KEY = "daily-test-key-0123"
 ROOM_PROPERTIES = {"exp", "eject_at_room_exp", "max_participants", "enable_chat", "enable_screenshare",
@@ -158,23 +157,6 @@ def _error(status: int, error: str, info: str) -> JSONResponse:
     return JSONResponse({"error": error, "info": info}, status_code=status)
 
 
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app over real HTTP on a free 127.0.0.1 port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")
