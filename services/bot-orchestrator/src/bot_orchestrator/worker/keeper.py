@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 EXIT_RECYCLE = 3  # the worker's "start a fresh process in my place"
@@ -25,7 +26,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def keep_warm(once: bool = False) -> int:
+WORKER = (sys.executable, "-m", "bot_orchestrator.worker")
+
+
+def keep_warm(once: bool = False, worker: Sequence[str] = WORKER) -> int:
     """Run ``python -m bot_orchestrator.worker`` until stopped, replacing it when it recycles or crashes.
 
 Returns the worker's exit status if it keeps crashing right after start.
@@ -45,7 +49,7 @@ Returns the worker's exit status if it keeps crashing right after start.
     while True:
         started = time.monotonic()
         # A session of its own: a terminal's Ctrl-C reaches the worker once, forwarded by us.
-        child = subprocess.Popen([sys.executable, "-m", "bot_orchestrator.worker"], start_new_session=True,
+        child = subprocess.Popen(list(worker), start_new_session=True,
                                  preexec_fn=_die_with_parent)
         code = child.wait()
         if stopping or once or code == 0:
