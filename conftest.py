@@ -5,7 +5,6 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +13,16 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from voice_cli.registry import with_schema
 from voice_shared.auth import Role, mint_dev_token
 from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, queue
 from voice_shared.dbsetup import drop_database, ensure_database
 from voice_shared.migrations import upgrade
 from voice_shared.settings import ServiceSettings
 
-ROOT = Path(__file__).parent
 PG = os.environ.get("VOICE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("VOICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
-SERVICE_SCHEMAS = {"session-svc": "session_svc"}
+SERVICES_WITH_SCHEMA = with_schema()  # every service that owns tables (`voice db setup`'s list)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,11 +51,10 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
         "json_logs": "true",
     }
     await ensure_database(PG, env["database_url"], env["migration_database_url"],
-                          list(SERVICE_SCHEMAS.values()))
-    for service, schema in SERVICE_SCHEMAS.items():
+                          [s.schema for s in SERVICES_WITH_SCHEMA if s.schema])
+    for service in SERVICES_WITH_SCHEMA:
         await asyncio.to_thread(
-            upgrade, ROOT / "services" / service / "migrations",
-            env["migration_database_url"], schema, "voice_app",
+            upgrade, service.migrations_dir(), env["migration_database_url"], service.schema, "voice_app",
         )
     yield env
     await drop_database(PG, db)

@@ -11,7 +11,7 @@ import jwt
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from voice_shared.errors import Unauthorized
+from voice_shared.errors import Forbidden, Unauthorized
 from voice_shared.settings import ServiceSettings
 
 JWKS_ALGORITHMS = ["RS256", "ES256"]
@@ -127,3 +127,16 @@ async def authenticate(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def require_service(principal: PrincipalDep) -> Principal:
+    """The caller if it is a service: internal endpoints refuse users (403 service_only).
+
+    As a dependency (``ServiceDep``) a user is refused before the request's parameters are looked at.
+    """
+    if principal.service is None:
+        raise Forbidden("Only service identities may call internal endpoints.", code="service_only")
+    return principal
+
+
+ServiceDep = Annotated[Principal, Depends(require_service)]

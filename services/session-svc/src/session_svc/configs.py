@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member, require_service
+from session_svc.deps import require_admin, require_member
 from session_svc.models import VoiceConfig, VoiceConfigVersion
 from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
@@ -21,7 +21,7 @@ from voice_shared.api.configs import (
     ConfigVersionPublic,
     InterviewDefinition,
 )
-from voice_shared.auth import Principal
+from voice_shared.auth import Principal, require_service
 from voice_shared.contracts import ConfigCreated, ConfigDeleted, ConfigUpdated, envelope
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, NotFound, ValidationFailed

@@ -42,9 +42,4 @@ def require_admin(principal: Principal, org_id: UUID) -> None:
         raise Forbidden("Only org admins and owners may do this.", code="admin_required")
 
 
-def require_service(principal: Principal) -> None:
-    if principal.service is None:
-        raise Forbidden("Only service identities may call internal endpoints.", code="service_only")
-
-
 __all__ = ["PrincipalDep", "DbDep", "SettingsDep", "RelayDep", "OrgIdQuery"]

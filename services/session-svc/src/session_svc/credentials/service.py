@@ -28,7 +28,7 @@ from session_svc.credentials import repository as repo
 from session_svc.credentials.ports import SecretBinding, SecretStores, StoredSecret
 from session_svc.credentials.repository import ONE_ACTIVE_INDEX, Scope
 from session_svc.credentials.resolve import LABELS, open_secret, resolve_credential
-from session_svc.deps import require_admin, require_service
+from session_svc.deps import require_admin
 from session_svc.models import VoiceCredential
 from session_svc.settings import SessionSettings
 from voice_shared.api.common import Page, encode_cursor
@@ -40,7 +40,7 @@ from voice_shared.api.credentials import (
     ResolvedCredential,
     ValidationResult,
 )
-from voice_shared.auth import Principal
+from voice_shared.auth import Principal, require_service
 from voice_shared.db import SessionMaker
 from voice_shared.errors import Conflict, Forbidden
 

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member, require_service
+from session_svc.deps import require_admin, require_member
 from session_svc.knowledge.chunking import chunk_text
 from session_svc.knowledge.ports import KnowledgeSearch
 from session_svc.lifecycle import TERMINAL
@@ -32,7 +32,7 @@ from voice_shared.api.kbs import (
     SearchResults,
 )
 from voice_shared.api.sessions import KbLinkCreate, KbLinkPublic, KbLinkUpdate
-from voice_shared.auth import Principal
+from voice_shared.auth import Principal, require_service
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
