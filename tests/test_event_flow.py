@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 
+import aio_pika
 import pytest
 from sqlalchemy import text
 
@@ -134,3 +135,33 @@ async def test_relay_dying_after_publish_loses_nothing(  # type: ignore[no-untyp
     assert body["statusReason"] == "bot_lost"
     await asyncio.sleep(0.5)
     assert len(event_log.of(sid, "session.ended")) == 1
+
+
+async def test_a_bot_job_past_its_delivery_limit_fails_the_session_bot_lost(  # type: ignore[no-untyped-def]
+    gateway, token, event_log, base_settings
+) -> None:
+    org = uuid.uuid4()
+    admin, session = await new_session(gateway, token, org)
+    sid = session["id"]
+    await gateway.post(f"/api/voice/sessions/{sid}/start?orgId={org}", headers=auth(admin))
+    await event_log.wait_for(sid, "session.started")
+    # Bots that take the job and die: each delivery goes back unacked until the queue's limit.
+    connection = await aio_pika.connect(base_settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        jobs = await channel.get_queue(f"{base_settings.bus_namespace}.bot.jobs", ensure=False)
+        for _ in range(200):
+            message = await jobs.get(fail=False)
+            if message is None:
+                status = (await gateway.get(f"/api/voice/sessions/{sid}?orgId={org}", headers=auth(admin))).json()
+                if status["status"] == "failed":
+                    break
+                await asyncio.sleep(0.05)
+                continue
+            await message.nack(requeue=True)  # other tests' leftover jobs get the same treatment
+    finally:
+        await connection.close()
+    body = await wait_status(gateway, org, sid, auth(admin), "failed")
+    assert body["statusReason"] == "bot_lost"
+    ended = await event_log.wait_for(sid, "session.ended")
+    assert [e["payload"]["reason"] for e in ended] == ["bot_lost"]

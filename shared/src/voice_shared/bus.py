@@ -59,6 +59,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("session-svc", "bot-finished", "bot.finished"),
     # Deletes the rooms of a session that reached a terminal state (the sweeper is the backstop).
     Subscription("session-svc", "room-cleanup", "session.ended"),
+    # Stores every segment of the live transcript (a resuming bot reads them back).
+    Subscription("transcript-svc", "segments", "transcript.segment"),
     # The bot job queue: each warm bot worker consumes one started session at a time and acks it
     # only when the interview is over, so a bot that dies hands its job to another (see
     # bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.
@@ -156,15 +158,24 @@ async def publish_envelope(broker: RabbitBroker, namespace: str, envelope: Envel
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
-def consume(broker: RabbitBroker, namespace: str, sub: Subscription) -> Callable[[Handler], Any]:
-    """Register ``handler(envelope)`` on the subscription's queue with the platform's ack policy."""
+def consume(
+    broker: RabbitBroker, namespace: str, sub: Subscription, *, dead_letters: bool = False
+) -> Callable[[Handler], Any]:
+    """Register ``handler(envelope)`` on the subscription's queue with the platform's ack policy.
+
+    ``dead_letters``: on its dead-letter queue instead, for a consumer that settles what the
+    subscription gave up on (a bot job past its delivery limit fails its session: ``bot_lost``).
+    """
+    source = dead_letter_queue(namespace, sub) if dead_letters else queue(namespace, sub)
+    exchange = dead_letter_exchange(namespace) if dead_letters else events_exchange(namespace)
 
     def register(handler: Handler) -> Any:
         async def on_message(body: dict[str, Any], message: RabbitMessage) -> None:
             try:
                 envelope = Envelope.model_validate(body)
             except ValueError:
-                log.error("malformed_event_dead_lettered", queue=sub.queue_name(namespace))
+                # Dead-lettered (or, from a dead-letter queue, dropped): it can never be handled.
+                log.error("malformed_event_rejected", queue=source.name)
                 await message.reject(requeue=False)
                 return
             with structlog.contextvars.bound_contextvars(
@@ -176,7 +187,7 @@ def consume(broker: RabbitBroker, namespace: str, sub: Subscription) -> Callable
                 try:
                     await handler(envelope)
                 except Exception:
-                    log.exception("event_handler_failed", queue=sub.queue_name(namespace))
+                    log.exception("event_handler_failed", queue=source.name)
                     await message.reject(requeue=True)
                     return
             await message.ack()
@@ -185,8 +196,8 @@ def consume(broker: RabbitBroker, namespace: str, sub: Subscription) -> Callable
         # FastStream inject arguments by the handler's signature instead of this one's.
         on_message.__name__ = on_message.__qualname__ = handler.__name__
         return broker.subscriber(
-            queue(namespace, sub),
-            exchange=events_exchange(namespace),
+            source,
+            exchange=exchange,
             channel=Channel(prefetch_count=sub.prefetch),
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,

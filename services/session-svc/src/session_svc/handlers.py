@@ -5,13 +5,16 @@ from faststream.rabbit import RabbitBroker
 from session_svc import service
 from session_svc.settings import SessionSettings
 from voice_shared.bus import consume, subscription
-from voice_shared.contracts import BotFinished, BotJoined, Envelope, SessionStatus
+from voice_shared.contracts import BotFinished, BotJoined, Envelope, SessionStarted, SessionStatus
 from voice_shared.db import SessionMaker
+
+LOST_BOT_JOBS = "session-svc.lost-bot-jobs"  # the inbox's consumer name for dead-lettered bot jobs
 
 
 def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) -> None:
     ns = settings.bus_namespace
     joined, finished = subscription("session-svc", "bot-joined"), subscription("session-svc", "bot-finished")
+    jobs = subscription("bot", "jobs")
 
     @consume(broker, ns, joined)
     async def on_bot_joined(env: Envelope) -> None:
@@ -30,4 +33,15 @@ def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) 
             await service.apply_bot_event(
                 db, env.org_id, event.session_id, target, event.reason,
                 finished.consumer, env.event_id, env.correlation_id,
+            )
+
+    @consume(broker, ns, jobs, dead_letters=True)
+    async def on_bot_job_lost(env: Envelope) -> None:
+        # A job dead-lettered past its delivery limit: the bots that took it died (or could not run
+        # it) that many times. Its session fails instead of waiting for a bot that will not come.
+        event = SessionStarted.model_validate(env.payload)
+        if env.org_id is not None:
+            await service.apply_bot_event(
+                db, env.org_id, event.session_id, SessionStatus.failed, "bot_lost",
+                LOST_BOT_JOBS, env.event_id, env.correlation_id,
             )
