@@ -259,3 +259,35 @@ async def test_a_turn_without_words_does_not_leave_the_candidate_talking_forever
     # Silence is counted again after the wordless turn: the idle prompt, then the goodbye.
     assert spoken(list(down))[2:] == [LINES.idle_prompt, LINES.idle_goodbye]
     assert [s.speaker for s in events.of(TranscriptSegment)].count("candidate") == 0
+
+
+async def test_an_answer_with_short_pauses_is_one_answer() -> None:
+    clock = Clock()
+    events, session_id = Events(), uuid.uuid4()
+    engine = InterviewEngine(definition(), ScriptedInterviewer())
+    processor = InterviewerProcessor(engine, session_id, events, tick_seconds=0.05, clock=clock,
+                                     answer_pause_seconds=0.4)
+    first, second = "I built a payments platform in Python.", "It moved money for two million people."
+    late = "Because I like building reliable systems for people."
+
+    down, _ = await run_test(
+        pipeline(processor, clock),
+        frames_to_send=[
+            ClientConnectedFrame(), SleepFrame(0.1),
+            CandidateTurn(text=first), SleepFrame(0.15),  # a pause between sentences: the answer goes on
+            CandidateTurn(text=second), SleepFrame(0.8),  # silence longer than the answer pause: it is over
+            CandidateTurn(text=late), SleepFrame(0.8),
+        ],
+    )
+
+    # One transition to the next question: the pause did not end the first answer.
+    thanks_next = f"{LINES.thanks} {LINES.last_question.format(question=MOTIVATION)}"
+    assert spoken(list(down)) == [GREETING, f"Let's begin. {INTRO}", thanks_next, f"{LINES.thanks} {LINES.closing}"]
+    # Each turn is on the transcript as it was heard; the engine heard the answers whole.
+    candidate = [(s.text, s.question_id) for s in events.of(TranscriptSegment) if s.speaker == "candidate"]
+    assert candidate == [(first, "intro"), (second, "intro"), (late, "motivation")]
+    received = events.of(AnswerReceived)
+    assert [(a.question_id, a.word_count) for a in received] == [
+        ("intro", len(f"{first} {second}".split())), ("motivation", len(late.split())),
+    ]
+    assert received[0].ended_at_ms - received[0].started_at_ms == 8000  # both turns of 4 s, no time between

@@ -547,7 +547,8 @@ class Candidate:
 
     async def _say(self, decision: Decision) -> float:
         assert decision.reply is not None
-        speech = await asyncio.to_thread(self.voice.synthesize, decision.reply, self.turns.persona.max_pause_seconds)
+        pause = self.turns.persona.sentence_pause_seconds
+        speech = await asyncio.to_thread(self.voice.synthesize, decision.reply, pause)
         self.timings.tts.append(speech.seconds)
         started = time.monotonic()
         ended = await self._mouth.say(speech.pcm) - speech.trailing_silence

@@ -46,11 +46,10 @@ class Persona(BaseModel):
     still_there: str = Field(default="", description="For anything else asked: 'are you still there?'.")
     interjections: tuple[str, ...] = Field(default=(), description="Said before answers, in turn.")
     tangents: tuple[str, ...] = Field(default=(), description="Said after answers, in turn.")
-    max_pause_seconds: float | None = Field(
-        default=None, ge=0.05, le=5.0,
-        description="The longest pause between words and sentences; None: the voice's own (0.25-0.5 s "
-                    "between sentences). A fluent speaker does not leave a gap an interviewer takes for "
-                    "the end of the answer.",
+    sentence_pause_seconds: float | None = Field(
+        default=None, ge=0.0, le=5.0,
+        description="Silence added between sentences; None: the voice's own (0.2 s, so 0.4-0.7 s with the "
+                    "quiet Piper leaves at a sentence's end). Someone thinking aloud pauses longer.",
     )
 
     @property

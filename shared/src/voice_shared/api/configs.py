@@ -115,6 +115,12 @@ class InterviewDefinition(WriteModel):
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
     max_duration_minutes: int = Field(default=30, ge=1, le=240)
     idle_timeout_seconds: int = Field(default=30, ge=5, le=600)
+    answer_pause_seconds: float | None = Field(
+        default=None, ge=0.3, le=5.0,
+        description="How long the candidate is silent before their answer counts as finished (people pause "
+                    "between sentences; longer for thoughtful answers, shorter for a brisk screening). "
+                    "Unset: the bot's default (1.2 s).",
+    )
     questions: list[Question] = Field(min_length=1, max_length=50)
     rubric: Rubric
     providers: Providers = Field(default_factory=Providers)
@@ -146,6 +152,7 @@ class ConfigUpdate(WriteModel):
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
     max_duration_minutes: int | None = Field(default=None, ge=1, le=240)
     idle_timeout_seconds: int | None = Field(default=None, ge=5, le=600)
+    answer_pause_seconds: float | None = Field(default=None, ge=0.3, le=5.0)
     questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
     rubric: Rubric | None = None
     providers: Providers | None = None

@@ -7,6 +7,12 @@ the bot's speech really played. Frames out: a ``TTSSpeakFrame`` per ``Say``, and
 ``EndWorkerFrame`` after the last one, which ends the pipeline once everything before it has played.
 Every second (while the bot is silent) the engine's ``tick`` enforces time limits and silence.
 
+The answer's pause: end-of-turn detection ends a turn at a sentence's pause, but people answering an
+interview question pause between sentences. With ``answer_pause_seconds`` the engine hears the answer
+only once the candidate has been silent that long since their voice stopped; a candidate who speaks
+again within it goes on with the same answer (the turns are merged). Transcription runs during the
+pause, so it costs less than it says: the turn's text already arrives some time after the voice stops.
+
 Events go to a sink as they happen: ``QuestionAsked`` when a question starts playing,
 ``TranscriptSegment`` for each bot utterance once it has played and for each candidate turn,
 ``AnswerReceived`` for each recorded answer. Times are milliseconds from the moment the candidate
@@ -58,6 +64,19 @@ class InterviewSink(Protocol):
 
 
 @dataclass
+class _Answer:
+    """Turns of the candidate's answer that the engine has not heard yet."""
+
+    texts: list[str]
+    started: float
+    ended: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.texts).split())
+
+
+@dataclass
 class _Utterance:
     say: Say
     started: float | None = None
@@ -82,6 +101,7 @@ class InterviewerProcessor(FrameProcessor):
         sink: InterviewSink,
         *,
         tick_seconds: float = 1.0,
+        answer_pause_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         rejoin: Rejoin | None = None,
         **kwargs: object,
@@ -91,6 +111,7 @@ class InterviewerProcessor(FrameProcessor):
         self._session_id = session_id
         self._sink = sink
         self._tick_seconds = tick_seconds
+        self._pause = answer_pause_seconds
         self._clock = clock
         self._lock = asyncio.Lock()
         self._t0: float | None = None
@@ -100,6 +121,9 @@ class InterviewerProcessor(FrameProcessor):
         self._voice_started: float | None = None  # the voice in it, as the VAD heard it
         self._voice_stopped: float | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._answer: _Answer | None = None  # heard, not yet given to the engine (the pause is not over)
+        self._answer_waiter: asyncio.Task[None] | None = None
+        self._turn_changed = asyncio.Event()  # the candidate started or finished a turn
         self._rejoin = rejoin
         self._sequence = rejoin.next_sequence if rejoin else 0
         self.outcome: End | None = None
@@ -126,10 +150,11 @@ class InterviewerProcessor(FrameProcessor):
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._user_started, self._user_stopped = self._clock(), None
             self._engine.candidate_started_speaking(self._user_started)
+            self._turn_changed.set()
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._user_stopped = self._clock()
         elif isinstance(frame, LLMContextUserTurnFrame):
-            await self._candidate_said(frame.text)
+            await self._turn_ended(frame.text)
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             self._playing_started()
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
@@ -152,18 +177,49 @@ class InterviewerProcessor(FrameProcessor):
         if self.outcome is None:
             self._ticker = self.create_task(self._tick_forever(), name="interview-ticker")
 
-    async def _candidate_said(self, text: str) -> None:
+    async def _turn_ended(self, text: str) -> None:
+        """A turn of the candidate's: on the transcript at once; to the engine once the answer is over."""
         text = " ".join(text.split())
         now = self._clock()
         started = _first(self._voice_started, self._user_started, now)
         ended = max(started, _first(self._voice_stopped, self._user_stopped, now))
         self._user_started = self._user_stopped = self._voice_started = self._voice_stopped = None
-        async with self._lock:
-            if text:
+        if text:
+            async with self._lock:
                 self._segment("candidate", text, started, ended, self._engine.current_question_id,
                               self._engine.current_follow_up_index, "answer")
+        if self._answer is None:
+            self._answer = _Answer([text], started, ended)
+        else:
+            self._answer.texts.append(text)
+            self._answer.ended = max(self._answer.ended, ended)
+        self._turn_changed.set()
+        if self._pause <= 0:
+            await self._answer_now()
+        elif self._answer_waiter is None:
+            self._answer_waiter = self.create_task(self._answer_when_silent(), name="answer-pause")
+
+    async def _answer_when_silent(self) -> None:
+        """Waits until the candidate has been silent ``answer_pause_seconds``, then answers."""
+        while self._answer is not None:
+            self._turn_changed.clear()
+            # In a turn: wait for it to end. Else: for the pause since the voice stopped, or a new turn.
+            in_turn = self._user_started is not None
+            wait = None if in_turn else max(0.0, self._answer.ended + self._pause - self._clock())
+            try:
+                await asyncio.wait_for(self._turn_changed.wait(), wait)
+            except TimeoutError:
+                break
+        self._answer_waiter = None
+        await self._answer_now()
+
+    async def _answer_now(self) -> None:
+        answer, self._answer = self._answer, None
+        if answer is None:
+            return
+        async with self._lock:
             if self.outcome is None:
-                await self._carry_out(await self._engine.candidate_said(text, started, ended))
+                await self._carry_out(await self._engine.candidate_said(answer.text, answer.started, answer.ended))
 
     async def _tick_forever(self) -> None:
         while self.outcome is None:
@@ -171,7 +227,7 @@ class InterviewerProcessor(FrameProcessor):
             stopped = self._user_stopped
             if self._user_started is not None and stopped is not None \
                     and self._clock() - stopped > WORDLESS_TURN_SECONDS:
-                await self._candidate_said("")
+                await self._turn_ended("")
             async with self._lock:
                 # While the bot talks nobody is silent, and the next step waits for it to finish.
                 if self.outcome is None and not self._speaking:
@@ -225,9 +281,10 @@ class InterviewerProcessor(FrameProcessor):
 
     async def _stop(self) -> None:
         """The pipeline ends: stop the clock; what was playing is on record up to now."""
-        if self._ticker is not None:
-            await self.cancel_task(self._ticker)
-            self._ticker = None
+        for task in (self._ticker, self._answer_waiter):
+            if task is not None:
+                await self.cancel_task(task)
+        self._ticker = self._answer_waiter = None
         now = self._clock()
         for utterance in self._speaking:
             if utterance.started is not None:

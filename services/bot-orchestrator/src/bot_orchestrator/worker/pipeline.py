@@ -118,6 +118,7 @@ def build_pipeline(
     *,
     persona: str = "",
     tick_seconds: float = 1.0,
+    answer_pause_seconds: float = 0.0,
     latencies: Latencies | None = None,
     rejoin: Rejoin | None = None,
 ) -> InterviewPipeline:
@@ -127,7 +128,9 @@ def build_pipeline(
     makes this pipeline go on from an earlier one's transcript.
     """
     user, assistant = turn_taking(persona)
-    interviewer = InterviewerProcessor(engine, session_id, sink, tick_seconds=tick_seconds, rejoin=rejoin)
+    interviewer = InterviewerProcessor(
+        engine, session_id, sink, tick_seconds=tick_seconds, answer_pause_seconds=answer_pause_seconds, rejoin=rejoin,
+    )
     pipeline = Pipeline([transport.input(), stt, user, interviewer, tts, transport.output(), assistant])
     latencies = latencies or Latencies()
     worker = PipelineWorker(
