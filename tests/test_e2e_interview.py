@@ -154,7 +154,15 @@ async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(
         resumed = tap.of("bot.joined", sid, resumed=True)
         assert resumed and resumed[0].payload["bot_id"] != first_bot, context
         asked = main_questions(tap, sid)
-        assert list(dict.fromkeys(asked)) == PLAN, context  # every question, in order (one may be asked again)
+        assert list(dict.fromkeys(asked)) == PLAN, context  # every question, in order
+        # The new bot read the transcript so far: no second greeting, the answered question not asked again
+        # (the one the first bot was asking when it died may be).
+        assert asked.count(PLAN[0]) == 1, context
+        segments = tap.of("transcript.segment", sid)
+        kinds = [s.payload["kind"] for s in segments if s.payload["speaker"] == "bot"]
+        assert kinds.count("greeting") == 1 and kinds.count("reconnected") == 1, context
+        sequences = [s.payload["sequence"] for s in segments]
+        assert len(set(sequences)) == len(sequences), context  # the new bot numbers on from the old one
         assert result.timings.reconnects >= 1, context
         assert result.status == "completed", context
         assert result.room_deleted, context

@@ -20,9 +20,9 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 
+from bot_orchestrator.worker.internal_api import SessionApi, token_source
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
-from bot_orchestrator.worker.session_api import SessionApi, token_source
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.webrtc import restrict_ice_to_loopback
 from voice_shared.testing import auth, config_body, session_body

@@ -54,7 +54,7 @@ async def run_job(session_plan: SessionPlan | None, voices: tuple[str, ...] = ("
     models = Models(whisper=None, whisper_path="", piper=object() if "piper" in voices else None,
                     espeak="/usr/bin/espeak-ng" if "espeak" in voices else None)
     ctx = WorkerContext(BotSettings(environment="test"), models, broker=None, session_api=api,  # type: ignore[arg-type]
-                        publish=publish, bot_id="bot-unit")
+                        transcript_api=None, publish=publish, bot_id="bot-unit")
     started = SessionStarted(session_id=SESSION, config_id=CONFIG, config_version=1, transport="local",
                              started_by="user-1")
     job = envelope(started, org_id=ORG, session_id=SESSION, correlation_id="corr-9",
@@ -80,8 +80,10 @@ async def test_a_session_that_no_longer_exists_is_dropped() -> None:
 @pytest.mark.parametrize(("changes", "voices", "reason"), [
     ({"providers": {"transport": "daily"}}, ("piper",), "unsupported_transport: this bot worker serves local"),
     ({"language": "de"}, ("piper",), "unsupported_language: the bundled speech models speak English only"),
-    ({"providers": {"stt": {"provider": "deepgram"}}}, ("piper",), "unsupported_stt:"),
-    ({"providers": {"tts": {"provider": "cartesia"}}}, ("piper",), "unsupported_tts: no voice for cartesia"),
+    ({"providers": {"stt": {"provider": "deepgram"}}}, ("piper",),
+     "credential_missing: the config's speech-to-text is 'deepgram' but the organisation has no Deepgram key"),
+    ({"providers": {"tts": {"provider": "cartesia"}}}, ("piper",), "invalid_tts_options: the config's text-to-speech "
+                                                                    "is 'cartesia' but options.voiceId is not set"),
     ({"providers": {"tts": {"provider": "piper"}}}, (), "unsupported_tts: no voice for piper in this bot worker "
                                                          "(it has: none)"),
     ({"providers": {"llm": {"provider": "openai", "options": {"model": "gpt-4o-mini"}}}}, ("piper",),

@@ -2,7 +2,7 @@
 
 import uuid
 
-from bot_orchestrator.worker.session_api import SessionApi, SessionPassages
+from bot_orchestrator.worker.internal_api import SessionApi, SessionPassages
 from voice_shared.api.bot import SessionPlan
 from voice_shared.contracts import SessionStatus
 from voice_shared.testing import auth, config_body, session_body

@@ -21,9 +21,9 @@ import httpx
 import pytest
 import uvicorn
 
+from bot_orchestrator.worker.internal_api import SessionApi, token_source
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
-from bot_orchestrator.worker.session_api import SessionApi, token_source
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.testing import auth, config_body, session_body
 

@@ -1,11 +1,12 @@
-"""session-svc's internal API as the bot uses it: the session's plan, KB search, provider keys.
+"""The internal APIs the bot uses: session-svc's (the session's plan, KB search, provider keys) and
+transcript-svc's (the transcript so far, to resume an interview another bot started).
 
 The bot calls with its own service identity (``service: bot``), never with a user's token.
 """
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 import httpx
@@ -14,15 +15,16 @@ import structlog
 from bot_orchestrator.engine import Passage
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.api.bot import SessionPlan
+from voice_shared.api.transcripts import SessionSegments
 from voice_shared.auth import mint_dev_token
 
 log = structlog.get_logger()
 
-RETRY_DELAYS = (0.5, 1.0, 2.0)  # a restarting session-svc is back within seconds
+RETRY_DELAYS = (0.5, 1.0, 2.0)  # a restarting service is back within seconds
 
 
-class SessionApiError(Exception):
-    """session-svc could not be asked (after retries) or refused unexpectedly."""
+class ServiceApiError(Exception):
+    """A service could not be asked (after retries) or refused unexpectedly."""
 
 
 def token_source(settings: BotSettings) -> Callable[[], str]:
@@ -33,19 +35,50 @@ def token_source(settings: BotSettings) -> Callable[[], str]:
     return lambda: mint_dev_token(settings, settings.bot_id, service="bot", ttl_seconds=300)
 
 
-class SessionApi:
+class ServiceApi:
+    """One service's internal API: requests with the bot's identity, retried while it restarts."""
+
+    service = "service"
+
     def __init__(self, http: httpx.AsyncClient, token: Callable[[], str]) -> None:
         self._http = http
         self._token = token
 
     @classmethod
-    def from_settings(cls, settings: BotSettings) -> "SessionApi":
-        http = httpx.AsyncClient(base_url=settings.session_svc_url, timeout=settings.http_timeout_seconds,
-                                 trust_env=False)
+    def connect(cls, base_url: str, settings: BotSettings) -> Self:
+        http = httpx.AsyncClient(base_url=base_url, timeout=settings.http_timeout_seconds, trust_env=False)
         return cls(http, token_source(settings))
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def _request(self, method: str, url: str, *, retries: bool = True, **kwargs: Any) -> httpx.Response:
+        delays = RETRY_DELAYS if retries else ()
+        for attempt in range(len(delays) + 1):
+            try:
+                answer = await self._http.request(
+                    method, url, headers={"Authorization": f"Bearer {self._token()}"}, **kwargs
+                )
+                if answer.status_code < 500 or attempt == len(delays):
+                    return answer
+            except httpx.TransportError as e:
+                if attempt == len(delays):
+                    raise ServiceApiError(f"{self.service} did not answer {method} {url}: {type(e).__name__}") from e
+            log.warning("service_retry", service=self.service, url=url, attempt=attempt + 1)
+            await asyncio.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    def _check(self, answer: httpx.Response, what: str) -> None:
+        if answer.status_code != 200:
+            raise ServiceApiError(f"{self.service} answered {answer.status_code} to the {what} request")
+
+
+class SessionApi(ServiceApi):
+    service = "session-svc"
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings) -> "SessionApi":
+        return cls.connect(settings.session_svc_url, settings)
 
     async def plan(self, org_id: UUID, session_id: UUID) -> SessionPlan | None:
         """The session's plan; None if it does not exist (any more) in the org."""
@@ -71,26 +104,19 @@ class SessionApi:
         secret: str = answer.json()["secret"]
         return secret
 
-    async def _request(self, method: str, url: str, *, retries: bool = True, **kwargs: Any) -> httpx.Response:
-        delays = RETRY_DELAYS if retries else ()
-        for attempt in range(len(delays) + 1):
-            try:
-                answer = await self._http.request(
-                    method, url, headers={"Authorization": f"Bearer {self._token()}"}, **kwargs
-                )
-                if answer.status_code < 500 or attempt == len(delays):
-                    return answer
-            except httpx.TransportError as e:
-                if attempt == len(delays):
-                    raise SessionApiError(f"session-svc did not answer {method} {url}: {type(e).__name__}") from e
-            log.warning("session_svc_retry", url=url, attempt=attempt + 1)
-            await asyncio.sleep(delays[attempt])
-        raise AssertionError("unreachable")
 
-    @staticmethod
-    def _check(answer: httpx.Response, what: str) -> None:
-        if answer.status_code != 200:
-            raise SessionApiError(f"session-svc answered {answer.status_code} to the {what} request")
+class TranscriptApi(ServiceApi):
+    service = "transcript-svc"
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings) -> "TranscriptApi":
+        return cls.connect(settings.transcript_svc_url, settings)
+
+    async def segments(self, org_id: UUID, session_id: UUID) -> SessionSegments:
+        """What transcript-svc has stored of the session's transcript, in order."""
+        answer = await self._request("GET", f"/internal/sessions/{session_id}/segments", params={"orgId": str(org_id)})
+        self._check(answer, "segments")
+        return SessionSegments.model_validate(answer.json())
 
 
 class SessionPassages:

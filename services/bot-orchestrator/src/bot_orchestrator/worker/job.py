@@ -24,6 +24,7 @@ from uuid import UUID
 
 import httpx
 import structlog
+from aiormq.exceptions import ChannelLockedResource
 from faststream.rabbit import RabbitBroker
 
 from bot_orchestrator.engine import (
@@ -36,14 +37,15 @@ from bot_orchestrator.engine import (
     ScriptedInterviewer,
 )
 from bot_orchestrator.worker.events import Publish, SessionEvents
+from bot_orchestrator.worker.internal_api import ServiceApiError, SessionApi, SessionPassages, TranscriptApi
 from bot_orchestrator.worker.interviewer import Rejoin
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import InterviewPipeline, Latencies, build_pipeline, transport_params
-from bot_orchestrator.worker.session_api import SessionApi, SessionPassages
+from bot_orchestrator.worker.providers import Speech, choose_speech
 from bot_orchestrator.worker.settings import BotSettings
-from bot_orchestrator.worker.speech import stt_service, tts_service, voice_for
 from bot_orchestrator.worker.webrtc import answer_offer, restrict_ice_to_loopback
 from voice_shared.api.bot import SessionPlan
+from voice_shared.api.transcripts import SessionSegments
 from voice_shared.bus import serve_negotiation
 from voice_shared.contracts import (
     AnswerReceived,
@@ -63,6 +65,7 @@ log = structlog.get_logger()
 
 OPENAI_URL = "https://api.openai.com/v1"
 SERVED = (SessionStatus.ready, SessionStatus.active)
+RECALL_READS, RECALL_SETTLE_SECONDS = 5, 0.4
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class WorkerContext:
     models: Models
     broker: RabbitBroker
     session_api: SessionApi
+    transcript_api: TranscriptApi
     publish: Publish
     bot_id: str
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
@@ -96,6 +100,7 @@ class Record:
         self._events = events
         self.transcript: list[TranscriptSegment] = []
         self.answers = 0
+        self._next_sequence = 0
 
     def emit(self, event: Event) -> None:
         if isinstance(event, TranscriptSegment):
@@ -103,6 +108,16 @@ class Record:
         elif isinstance(event, AnswerReceived):
             self.answers += 1
         self._events.emit(event)
+
+    def recall(self, stored: SessionSegments) -> None:
+        """Start from what another bot of this session said and heard (it died mid-interview)."""
+        self.transcript = [TranscriptSegment(session_id=stored.session_id, **s.model_dump())
+                           for s in stored.segments if s.final]
+        self._next_sequence = stored.next_sequence
+
+    @property
+    def next_sequence(self) -> int:
+        return max([self._next_sequence, *(s.sequence + 1 for s in self.transcript)])
 
     def past(self) -> list[PastSegment]:
         return [PastSegment(s.speaker, s.text, s.question_id, s.follow_up_index, s.end_ms) for s in self.transcript]
@@ -117,20 +132,25 @@ class Refused(Exception):
 class InterviewJob:
     """Runs one session's interview; ``run()`` returns when the bot has left and said so."""
 
-    def __init__(self, ctx: WorkerContext, started: SessionStarted, env: Envelope) -> None:
+    def __init__(
+        self, ctx: WorkerContext, started: SessionStarted, env: Envelope, *, redelivered: bool = False
+    ) -> None:
         self._ctx = ctx
         self._settings = ctx.settings
         self._started = started
         self._env = env
+        self._redelivered = redelivered  # another bot may have begun this interview
         self.session_id = started.session_id
         self.org_id: UUID | None = env.org_id
         self._events: SessionEvents | None = None
         self._record: Record | None = None
         self._interviewer: Interviewer | None = None
         self._passages: PassageSource | None = None
+        self._speech: Speech | None = None  # the config's STT and TTS, a fresh pair per pipeline
         self._plan: SessionPlan | None = None
         self._latencies = Latencies()
-        self._started_at: float | None = None  # when the candidate first connected
+        self._started_at: float | None = None  # when the interview began (this bot's clock)
+        self._joined = False  # bot.joined is out
         self._interview: InterviewPipeline | None = None
         self._pipeline_task: asyncio.Task[None] | None = None
         self._connection: Any = None  # SmallWebRTCConnection
@@ -154,6 +174,8 @@ class InterviewJob:
         self._events = SessionEvents(self._ctx.publish, self.org_id, self.session_id,
                                      self._env.correlation_id).start()
         self._record = Record(self._events)
+        if self._redelivered and plan.status == SessionStatus.active:
+            await self._recall(self._record)
         try:
             problem = await self._prepare(plan)
             if problem is not None:
@@ -165,6 +187,28 @@ class InterviewJob:
             return await self._finish("failed", f"bot_error: {type(e).__name__}")
         finally:
             await self._close()
+
+    async def _recall(self, record: Record) -> None:
+        """The transcript so far, as transcript-svc stored it; without it the interview starts over.
+
+        The last segments of the bot that died may still be on their way to transcript-svc: the
+        transcript is read until two reads, ``RECALL_SETTLE_SECONDS`` apart, agree (a few at most).
+        """
+        assert self.org_id is not None
+        stored: SessionSegments | None = None
+        try:
+            for _ in range(RECALL_READS):
+                previous, stored = stored, await self._ctx.transcript_api.segments(self.org_id, self.session_id)
+                if previous is not None and previous.next_sequence == stored.next_sequence:
+                    break
+                await asyncio.sleep(RECALL_SETTLE_SECONDS)
+        except ServiceApiError as e:
+            log.warning("transcript_unavailable", session_id=str(self.session_id), error=str(e))
+        if stored is None:
+            return
+        record.recall(stored)
+        log.info("interview_recalled", session_id=str(self.session_id), segments=len(record.transcript),
+                 next_sequence=record.next_sequence)
 
     # --- what this worker can run ------------------------------------------------------------------
 
@@ -178,11 +222,12 @@ class InterviewJob:
         if not definition.language.startswith("en"):
             return (f"unsupported_language: the bundled speech models speak English only; the config asks for "
                     f"{definition.language}")
-        if providers.stt.provider != "whisper":
-            return f"unsupported_stt: this bot worker transcribes with Whisper only, not {providers.stt.provider}"
-        if voice_for(self._ctx.models, providers.tts.provider) is None:
-            return (f"unsupported_tts: no voice for {providers.tts.provider} in this bot worker "
-                    f"(it has: {', '.join(self._ctx.models.voices) or 'none'})")
+        org_id = self.org_id
+        assert org_id is not None
+        speech = await choose_speech(definition, self._ctx.models, self._settings,
+                                     lambda service: self._ctx.session_api.credential(org_id, service))
+        if isinstance(speech, str):
+            return speech
         interviewer: Interviewer = ScriptedInterviewer()
         if providers.llm.provider == "openai":
             assert self.org_id is not None
@@ -198,6 +243,7 @@ class InterviewJob:
             interviewer = LlmInterviewer(client)
         assert self.org_id is not None
         self._interviewer = interviewer
+        self._speech = speech
         self._passages = SessionPassages(self._ctx.session_api, self.org_id, plan.kb_ids)
         return None
 
@@ -210,7 +256,15 @@ class InterviewJob:
                                         self._negotiate)
         # The broker holds its subscribers weakly: this reference keeps it serving.
         self._negotiation: Any = negotiation
-        await negotiation.start()
+        try:
+            await negotiation.start()
+        except ChannelLockedResource:
+            # Another live bot serves the session: this delivery is a copy of its job (RabbitMQ's
+            # consumer_timeout is shorter than the interview and took the job back from that bot).
+            # Not ours to run or to fail; the bot serving it finishes it.
+            log.error("job_redelivered_while_served", session_id=str(self.session_id),
+                      hint="set RabbitMQ's consumer_timeout above the longest interview")
+            return JobResult("skipped", "served_by_another_bot")
         log.info("serving_session", session_id=str(self.session_id))
         try:
             joined = await self._wait_for(self._connected, self._settings.no_show_timeout_seconds)
@@ -257,6 +311,8 @@ class InterviewJob:
         interviewer = self._interview.interviewer if self._interview else None
         if interviewer is not None and interviewer.outcome is not None:
             return "completed", str(interviewer.outcome.reason)
+        if self._interview is not None and self._interview.failure is not None:
+            return "failed", self._interview.failure
         if self._candidate_left:
             return "completed", "candidate_disconnected"
         if self._cut_off is not None:
@@ -301,16 +357,20 @@ class InterviewJob:
         from pipecat.workers.runner import WorkerRunner
 
         assert self._interviewer is not None and self._record is not None and self._plan is not None
+        assert self._speech is not None
         record, definition = self._record, self._plan.definition
         rejoin = None
+        if self._started_at is None and record.transcript:  # another bot began it: its time goes on
+            self._started_at = self._ctx.clock() - max(s.end_ms for s in record.transcript) / 1000
         if self._started_at is not None:  # the candidate was here before: go on from there
-            rejoin = Rejoin(record.past(), self._started_at, len(record.transcript))
+            rejoin = Rejoin(record.past(), self._started_at, record.next_sequence)
         transport = SmallWebRTCTransport(webrtc_connection=connection, params=transport_params())
         interview = build_pipeline(
-            transport, stt_service(self._ctx.models, self._settings.whisper_beam_size),
-            tts_service(self._ctx.models, definition.providers.tts.provider),
+            transport, self._speech.stt(), self._speech.tts(),
             InterviewEngine(definition, self._interviewer, self._passages), self.session_id, record,
-            persona=definition.persona, tick_seconds=self._settings.tick_seconds, latencies=self._latencies,
+            persona=definition.persona, tick_seconds=self._settings.tick_seconds,
+            answer_pause_seconds=definition.answer_pause_seconds or self._settings.answer_pause_seconds,
+            latencies=self._latencies,
             rejoin=rejoin,
         )
         self._interview = interview
@@ -321,6 +381,8 @@ class InterviewJob:
             self._candidate_left = False
             if self._started_at is None:
                 self._started_at = self._ctx.clock()
+            if not self._joined:
+                self._joined = True
                 resumed = self._plan is not None and self._plan.status == SessionStatus.active
                 record.emit(BotJoined(session_id=self.session_id, bot_id=self._ctx.bot_id, resumed=resumed))
             log.info("candidate_connected", session_id=str(self.session_id), rejoined=rejoin is not None)

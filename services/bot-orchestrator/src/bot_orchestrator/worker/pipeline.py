@@ -18,9 +18,10 @@ from uuid import UUID
 import structlog
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.frames.frames import ErrorFrame
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker, ProcessorUnusablePolicy
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMAssistantAggregator,
@@ -70,6 +71,7 @@ class InterviewPipeline:
     worker: PipelineWorker
     interviewer: InterviewerProcessor
     latencies: Latencies
+    failure: str | None = None  # why a service could no longer do its job (a provider refused the key)
 
 
 def latency_observer(latencies: Latencies, session_id: UUID) -> UserBotLatencyObserver:
@@ -145,5 +147,16 @@ def build_pipeline(
         # One runner per interview inside a long-lived process: a finished interview must not
         # cancel anything else.
         cancel_runner_on_idle_timeout=False,
+        # A speech service that can no longer work (its provider refused the key, the model is gone)
+        # ends the interview at once with the reason, rather than leaving the bot deaf or mute.
+        processor_unusable_policy=ProcessorUnusablePolicy.CANCEL,
     )
-    return InterviewPipeline(worker, interviewer, latencies)
+    interview = InterviewPipeline(worker, interviewer, latencies)
+
+    @worker.event_handler("on_pipeline_error")
+    async def on_pipeline_error(_: PipelineWorker, frame: ErrorFrame) -> None:
+        if frame.processor is not None and not frame.processor.is_usable and interview.failure is None:
+            interview.failure = f"provider_failed: {frame.processor.name}: {frame.error}"[:500]
+            log.error("pipeline_service_unusable", session_id=str(session_id), reason=interview.failure)
+
+    return interview

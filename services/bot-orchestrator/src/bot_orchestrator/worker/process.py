@@ -27,10 +27,10 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 from pydantic import ValidationError
 
+from bot_orchestrator.worker.internal_api import SessionApi, TranscriptApi
 from bot_orchestrator.worker.job import InterviewJob, JobResult, WorkerContext
 from bot_orchestrator.worker.keeper import EXIT_RECYCLE
 from bot_orchestrator.worker.models import Models, load_models
-from bot_orchestrator.worker.session_api import SessionApi
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.bus import events_exchange, make_broker, publish_envelope, queue, subscription
 from voice_shared.contracts import BotHeartbeat, Envelope, SessionStarted, envelope
@@ -64,11 +64,17 @@ class Job:
 class BotWorker:
     """Consumes bot jobs one at a time until asked to stop or due for recycling."""
 
-    def __init__(self, settings: BotSettings, models: Models, session_api: SessionApi | None = None) -> None:
+    def __init__(
+        self, settings: BotSettings, models: Models, session_api: SessionApi | None = None,
+        transcript_api: TranscriptApi | None = None,
+    ) -> None:
         self.settings = settings
         self.models = models
         self.session_api = session_api or SessionApi.from_settings(settings)
-        self._own_api = session_api is None
+        self.transcript_api = transcript_api or TranscriptApi.from_settings(settings)
+        # The clients this worker made (and closes); the ones it was given belong to the caller.
+        self._own_apis = [api for api, given in ((self.session_api, session_api), (self.transcript_api, transcript_api))
+                          if given is None]
         self.broker: RabbitBroker = make_broker(settings)
         self.state: State = "starting"
         self.interviews_served = 0
@@ -76,7 +82,8 @@ class BotWorker:
         self.current: InterviewJob | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._stop = asyncio.Event()
-        self._ctx = WorkerContext(settings, models, self.broker, self.session_api, self._publish, settings.bot_id)
+        self._ctx = WorkerContext(settings, models, self.broker, self.session_api, self.transcript_api,
+                                  self._publish, settings.bot_id)
         self._subscriber = self.broker.subscriber(
             queue(settings.bus_namespace, JOBS), exchange=events_exchange(settings.bus_namespace),
             channel=Channel(prefetch_count=JOBS.prefetch), ack_policy=AckPolicy.MANUAL, no_reply=True,
@@ -115,7 +122,11 @@ class BotWorker:
                     await self._subscriber.stop()
                     consuming = False
                     self._stop.set()
-                await settle()
+                try:
+                    await settle()
+                except Exception as e:  # the channel is gone (e.g. consumer_timeout): RabbitMQ has the job back
+                    log.error("job_settle_failed", session_id=str(job.started.session_id),
+                              error=f"{type(e).__name__}: {e}")
                 self.state = "draining" if self._stop.is_set() else "idle"
             self.state = "draining"
             await self._heartbeat()
@@ -129,8 +140,8 @@ class BotWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeats
             await self.broker.stop()
-            if self._own_api:
-                await self.session_api.aclose()
+            for api in self._own_apis:
+                await api.aclose()
         log.info("bot_stopped", bot_id=self.bot_id, why=why, interviews_served=self.interviews_served)
         return why
 
@@ -161,7 +172,8 @@ class BotWorker:
     async def _run_job(self, job: Job) -> Any:
         """Run the interview; returns how to settle the message (called once recycling is decided)."""
         session = str(job.started.session_id)
-        self.current = InterviewJob(self._ctx, job.started, job.env)
+        redelivered = bool(job.message.raw_message.redelivered)
+        self.current = InterviewJob(self._ctx, job.started, job.env, redelivered=redelivered)
         with structlog.contextvars.bound_contextvars(session_id=session, event_id=str(job.env.event_id)):
             try:
                 result = await self.current.run()

@@ -16,7 +16,8 @@ class BotSettings(ServiceSettings):
     service_name: str = "bot-worker"
     bot_id: str = Field(default_factory=default_bot_id, min_length=1, max_length=200)
     session_svc_url: str = "http://127.0.0.1:8001"
-    # The bot's identity towards session-svc. Unset: a short-lived token is signed with the HS256
+    transcript_svc_url: str = "http://127.0.0.1:8003"  # the transcript so far, when resuming a session
+    # The bot's identity towards session-svc and transcript-svc. Unset: a short-lived token is signed with the HS256
     # development secret, which only works where services accept it (no VOICE_JWKS_URL).
     service_token: SecretStr | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -36,6 +37,10 @@ class BotSettings(ServiceSettings):
     # Beyond the config's max_duration, before a stuck interview is cut off (the engine ends it on time).
     overrun_seconds: float = Field(default=120.0, ge=0)
     tick_seconds: float = Field(default=1.0, gt=0)
+    # End-of-turn detection ends a turn at a sentence's pause; the interviewer answers only once the
+    # candidate has been silent this long since their voice stopped (people pause while answering).
+    # A config's answerPauseSeconds overrides it.
+    answer_pause_seconds: float = Field(default=1.2, ge=0, le=10)
 
     # WebRTC of local rooms gathers only 127.0.0.1 as its host candidate, so local runs and tests
     # never send media over another interface. Turn off where candidates connect from other hosts.
@@ -46,6 +51,12 @@ class BotSettings(ServiceSettings):
     whisper_beam_size: int = Field(default=1, ge=1, le=10)
     whisper_cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2's default")
     pipecat_log_level: str = "WARNING"  # Pipecat logs with loguru; this keeps it readable
+
+    # The cloud speech providers a config may choose, with the organisation's keys. Base URLs only
+    # (Deepgram's live transcription is <url>/v1/listen, Cartesia's TTS <url>/tts/websocket; http(s)
+    # stands for ws(s)), so a proxy, a self-hosted endpoint or a test's fake server can stand in.
+    deepgram_url: str = "wss://api.deepgram.com"
+    cartesia_url: str = "wss://api.cartesia.ai"
 
     @model_validator(mode="after")
     def _identity_in_production(self) -> "BotSettings":

@@ -1,0 +1,167 @@
+"""The speech services a session's config chooses: the embedded ones, or Deepgram and Cartesia with the org's keys.
+
+``choose_speech`` runs once per job, before any room is served: it checks what the config asks for,
+fetches the keys, and returns factories. The pipeline calls them for fresh services each time it is
+built (a candidate who rejoins gets a new pipeline, and a Pipecat service belongs to one pipeline).
+
+Config options (``providers.stt.options`` / ``providers.tts.options``):
+
+- ``deepgram``: ``model`` (default ``nova-3-general``).
+- ``cartesia``: ``voiceId`` (required: Cartesia has no default voice), ``model`` (default Pipecat's),
+  ``speed`` (0.6-1.5), ``volume`` (0.5-2.0), ``emotion``.
+
+Both speak the session's language. Audio rates are the pipeline's: 16 kHz in, 24 kHz out.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.services.cartesia.tts import CartesiaTTSService, GenerationConfig
+from pipecat.services.deepgram.stt import DeepgramSTTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
+from pydantic import BaseModel, Field, ValidationError
+
+from bot_orchestrator.worker.models import Models
+from bot_orchestrator.worker.pipeline import AUDIO_IN_SAMPLE_RATE, AUDIO_OUT_SAMPLE_RATE
+from bot_orchestrator.worker.settings import BotSettings
+from bot_orchestrator.worker.speech import stt_service, tts_service, voice_for
+from voice_shared.api.configs import InterviewDefinition
+
+CARTESIA_WEBSOCKET_PATH = "/tts/websocket"
+LABELS = {"deepgram": "Deepgram", "cartesia": "Cartesia"}
+
+Credential = Callable[[str], Awaitable[str | None]]  # service name → the org's key, None if it has none
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How one session listens and speaks; each call of ``stt``/``tts`` makes a new service."""
+
+    stt_provider: str
+    tts_provider: str  # the voice that will speak (a local voice may stand in for the other)
+    stt: Callable[[], FrameProcessor]
+    tts: Callable[[], TTSService]
+
+
+async def choose_speech(
+    definition: InterviewDefinition, models: Models, settings: BotSettings, credential: Credential
+) -> Speech | str:
+    """The session's speech services; the reason, in words, if this worker cannot provide them."""
+    stt_choice, tts_choice = definition.providers.stt, definition.providers.tts
+    language = definition.language
+
+    make_stt: Callable[[], FrameProcessor]
+    if stt_choice.provider == "whisper":
+        make_stt = partial(stt_service, models, settings.whisper_beam_size)
+    elif stt_choice.provider == "deepgram":
+        key = await credential("deepgram")
+        if key is None:
+            return missing_key("speech-to-text", "deepgram")
+        make_stt = deepgram_factory(key, settings.deepgram_url, stt_choice.options, language)
+    else:  # the config's schema allows no other; a newer one may
+        return f"unsupported_stt: this bot worker has no speech-to-text {stt_choice.provider!r}"
+
+    make_tts: Callable[[], TTSService]
+    tts_provider = tts_choice.provider
+    if tts_provider == "cartesia":
+        voice_id = tts_choice.options.get("voiceId")
+        if not isinstance(voice_id, str) or not voice_id:
+            return "invalid_tts_options: the config's text-to-speech is 'cartesia' but options.voiceId is not set"
+        try:
+            generation = generation_config(tts_choice.options)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            return f"invalid_tts_options: {problems}"
+        key = await credential("cartesia")
+        if key is None:
+            return missing_key("text-to-speech", "cartesia")
+        make_tts = cartesia_factory(key, settings.cartesia_url, voice_id, tts_choice.options.get("model"),
+                                    generation, language)
+    else:
+        voice = voice_for(models, tts_provider)
+        if voice is None:
+            return (f"unsupported_tts: no voice for {tts_provider} in this bot worker "
+                    f"(it has: {', '.join(models.voices) or 'none'})")
+        make_tts = partial(tts_service, models, tts_provider)
+        tts_provider = voice
+    return Speech(stt_choice.provider, tts_provider, make_stt, make_tts)
+
+
+def missing_key(role: str, provider: str) -> str:
+    return (f"credential_missing: the config's {role} is {provider!r} but the organisation has no "
+            f"{LABELS[provider]} key")
+
+
+def deepgram_factory(
+    api_key: str, base_url: str, options: dict[str, Any], language: str
+) -> Callable[[], FrameProcessor]:
+    """Deepgram's live transcription (websocket ``<base_url>/v1/listen``), linear16 at 16 kHz."""
+    settings: dict[str, Any] = {"language": pipecat_language(language)}
+    if isinstance(options.get("model"), str):
+        settings["model"] = options["model"]
+
+    def make() -> DeepgramSTTService:
+        return DeepgramSTTService(
+            api_key=api_key, base_url=base_url.rstrip("/"), sample_rate=AUDIO_IN_SAMPLE_RATE,
+            settings=DeepgramSTTService.Settings(**settings),
+        )
+
+    return make
+
+
+def cartesia_factory(
+    api_key: str, base_url: str, voice_id: str, model: Any, generation: GenerationConfig | None, language: str
+) -> Callable[[], TTSService]:
+    """Cartesia's websocket TTS (``<base_url>/tts/websocket``), raw 16-bit PCM at 24 kHz."""
+    settings: dict[str, Any] = {"voice": voice_id, "language": pipecat_language(language)}
+    if isinstance(model, str) and model:
+        settings["model"] = model
+    if generation is not None:
+        settings["generation_config"] = generation
+    url = websocket_url(base_url) + CARTESIA_WEBSOCKET_PATH
+
+    def make() -> CartesiaTTSService:
+        return CartesiaTTSService(
+            api_key=api_key, url=url, sample_rate=AUDIO_OUT_SAMPLE_RATE,
+            settings=CartesiaTTSService.Settings(**settings),
+        )
+
+    return make
+
+
+def generation_config(options: dict[str, Any]) -> GenerationConfig | None:
+    """Cartesia's speed, volume and emotion from the config's options; None if it sets none."""
+    given = {k: options[k] for k in ("speed", "volume", "emotion") if options.get(k) is not None}
+    if not given:
+        return None
+    checked = CartesiaGeneration.model_validate(given)
+    return GenerationConfig(**checked.model_dump(exclude_none=True))
+
+
+class CartesiaGeneration(BaseModel):
+    """Cartesia's documented ranges, checked here so a bad config fails before the interview, not during it."""
+
+    speed: float | None = Field(default=None, ge=0.6, le=1.5)
+    volume: float | None = Field(default=None, ge=0.5, le=2.0)
+    emotion: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+def pipecat_language(language: str) -> Language | str:
+    """The config's language (``en``, ``en-US``) as Pipecat's enum, which each service maps to its own code."""
+    try:
+        return Language(language)
+    except ValueError:
+        return language
+
+
+def websocket_url(base_url: str) -> str:
+    """``https://`` → ``wss://`` and ``http://`` → ``ws://``, so either form of a base URL works."""
+    base = base_url.rstrip("/")
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(http):
+            return ws + base.removeprefix(http)
+    return base
