@@ -17,6 +17,7 @@ from pipecat.frames.frames import (
     DataFrame,
     EndWorkerFrame,
     Frame,
+    InputAudioRawFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
     TTSSpeakFrame,
@@ -291,3 +292,40 @@ async def test_an_answer_with_short_pauses_is_one_answer() -> None:
         ("intro", len(f"{first} {second}".split())), ("motivation", len(late.split())),
     ]
     assert received[0].ended_at_ms - received[0].started_at_ms == 8000  # both turns of 4 s, no time between
+
+
+def heard(seconds: float) -> list[Frame]:
+    """Input audio (silence) in 20 ms frames, paced in real time as a transport delivers it.
+
+    Audio frames are system frames: they overtake queued data frames, hence the SleepFrames before them.
+    """
+    frames: list[Frame] = []
+    for i in range(round(seconds * 50)):
+        frames.append(InputAudioRawFrame(bytes(16_000 // 50 * 2), 16_000, 1))
+        if i % 5 == 4:
+            frames.append(SleepFrame(0.1))
+    return frames
+
+
+async def test_the_answer_pause_is_counted_in_audio_heard_not_in_wall_time() -> None:
+    clock = Clock()  # still, after the turns: only the audio says how long the candidate has been quiet
+    events, session_id = Events(), uuid.uuid4()
+    engine = InterviewEngine(definition(), ScriptedInterviewer())
+    processor = InterviewerProcessor(engine, session_id, events, tick_seconds=0.05, clock=clock,
+                                     answer_pause_seconds=1.0)
+    first, second = "I built a payments platform in Python.", "It moved money for two million people."
+
+    down, _ = await run_test(
+        pipeline(processor, clock),
+        frames_to_send=[
+            ClientConnectedFrame(), SleepFrame(0.1),
+            CandidateTurn(text=first), SleepFrame(0.1), *heard(0.6),
+            SleepFrame(1.5),  # a pipeline running late: time passes, no audio is heard
+            CandidateTurn(text=second), SleepFrame(0.1), *heard(1.2), SleepFrame(0.5),
+        ],
+    )
+
+    thanks_next = f"{LINES.thanks} {LINES.last_question.format(question=MOTIVATION)}"
+    assert spoken(list(down)) == [GREETING, f"Let's begin. {INTRO}", thanks_next]
+    received = events.of(AnswerReceived)
+    assert [(a.question_id, a.word_count) for a in received] == [("intro", len(f"{first} {second}".split()))]

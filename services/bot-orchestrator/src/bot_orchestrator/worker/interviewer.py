@@ -36,6 +36,7 @@ from pipecat.frames.frames import (
     EndFrame,
     EndWorkerFrame,
     Frame,
+    InputAudioRawFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
     TTSSpeakFrame,
@@ -55,6 +56,7 @@ ASKING = (SayKind.question, SayKind.follow_up)
 # A turn that ended without words (a cough, a word Whisper dropped) sends no text: after this long the
 # engine hears an empty turn, so it stops treating the candidate as talking.
 WORDLESS_TURN_SECONDS = 2.0
+AUDIO_STALL_SECONDS = 0.5  # no input audio for this long: the answer's pause is counted by the clock
 
 
 class InterviewSink(Protocol):
@@ -70,6 +72,7 @@ class _Answer:
     texts: list[str]
     started: float
     ended: float
+    ended_heard: float | None  # the input audio's clock when the voice stopped (None: no audio seen)
 
     @property
     def text(self) -> str:
@@ -120,6 +123,11 @@ class InterviewerProcessor(FrameProcessor):
         self._user_stopped: float | None = None
         self._voice_started: float | None = None  # the voice in it, as the VAD heard it
         self._voice_stopped: float | None = None
+        # The input audio's own clock: seconds of audio heard, and when the last of it arrived. The
+        # answer's pause is counted in audio, so a pipeline running late does not cut an answer short.
+        self._heard = 0.0
+        self._heard_at: float | None = None
+        self._voice_stopped_heard: float | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._answer: _Answer | None = None  # heard, not yet given to the engine (the pause is not over)
         self._answer_waiter: asyncio.Task[None] | None = None
@@ -142,11 +150,17 @@ class InterviewerProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
         if isinstance(frame, ClientConnectedFrame):
             await self._begin()
+        elif isinstance(frame, InputAudioRawFrame):
+            self._heard += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            self._heard_at = self._clock()
+            if self._answer_waiter is not None:
+                self._turn_changed.set()  # the pause is counted in audio: look again
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             if self._voice_started is None:  # the first speech of the turn; the VAD needed start_secs of it
                 self._voice_started = self._clock() - frame.start_secs - _lag(frame.timestamp)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._voice_stopped = self._clock() - frame.stop_secs - _lag(frame.timestamp)
+            self._voice_stopped_heard = max(0.0, self._heard - frame.stop_secs)
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._user_started, self._user_stopped = self._clock(), None
             self._engine.candidate_started_speaking(self._user_started)
@@ -183,16 +197,18 @@ class InterviewerProcessor(FrameProcessor):
         now = self._clock()
         started = _first(self._voice_started, self._user_started, now)
         ended = max(started, _first(self._voice_stopped, self._user_stopped, now))
+        stopped_heard = self._voice_stopped_heard if self._voice_stopped is not None else self._heard_now()
         self._user_started = self._user_stopped = self._voice_started = self._voice_stopped = None
         if text:
             async with self._lock:
                 self._segment("candidate", text, started, ended, self._engine.current_question_id,
                               self._engine.current_follow_up_index, "answer")
         if self._answer is None:
-            self._answer = _Answer([text], started, ended)
+            self._answer = _Answer([text], started, ended, stopped_heard)
         else:
             self._answer.texts.append(text)
             self._answer.ended = max(self._answer.ended, ended)
+            self._answer.ended_heard = stopped_heard
         self._turn_changed.set()
         if self._pause <= 0:
             await self._answer_now()
@@ -204,14 +220,32 @@ class InterviewerProcessor(FrameProcessor):
         while self._answer is not None:
             self._turn_changed.clear()
             # In a turn: wait for it to end. Else: for the pause since the voice stopped, or a new turn.
-            in_turn = self._user_started is not None
-            wait = None if in_turn else max(0.0, self._answer.ended + self._pause - self._clock())
+            # The pause is counted in the audio heard since, while audio flows; else by the clock.
+            wait: float | None = None
+            heard = self._heard_now()
+            if self._user_started is None:
+                if heard is not None and self._answer.ended_heard is None:
+                    self._answer.ended_heard = heard  # audio flows again: the pause is counted from here
+                ended_heard = self._answer.ended_heard
+                if heard is not None and ended_heard is not None:
+                    wait = self._pause - (heard - ended_heard)
+                else:
+                    wait = self._answer.ended + self._pause - self._clock()
+                if wait <= 0:
+                    break
             try:
                 await asyncio.wait_for(self._turn_changed.wait(), wait)
             except TimeoutError:
-                break
+                if heard is None:
+                    break
         self._answer_waiter = None
         await self._answer_now()
+
+    def _heard_now(self) -> float | None:
+        """Seconds of input audio heard so far; None if audio does not flow (no transport, line gone)."""
+        if self._heard_at is None or self._clock() - self._heard_at > AUDIO_STALL_SECONDS:
+            return None
+        return self._heard
 
     async def _answer_now(self) -> None:
         answer, self._answer = self._answer, None
