@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from voice_cli.infra import DEFAULT_SUPERUSER_URL
+from voice_cli.infra import DEFAULT_SUPERUSER_URL, consumer_timeout_problem
 from voice_cli.main import main
 from voice_cli.registry import SERVICES
 from voice_shared.auth import Role, TokenVerifier
@@ -94,3 +94,26 @@ def test_run_serves_every_service_and_stops_on_sigint(
     for port in ports.values():
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/healthz")
+
+
+@pytest.mark.parametrize(("answer", "warned"), [
+    ("{ok,1800000}", True),  # RabbitMQ's default: 30 minutes
+    ("{ok,18000000}", False),  # 5 hours: longer than any interview
+    ("undefined", False),  # no timeout at all
+    ("Error: unable to perform an operation on node", False),  # cannot tell: say nothing
+])
+def test_a_local_rabbitmq_consumer_timeout_shorter_than_an_interview_is_pointed_out(
+    answer: str, warned: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rabbitmqctl = tmp_path / "rabbitmqctl"
+    rabbitmqctl.write_text(f"#!/bin/sh\necho '{answer}'\n")
+    rabbitmqctl.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+    problem = consumer_timeout_problem(ServiceSettings(amqp_url="amqp://guest:guest@127.0.0.1:5672/"))
+
+    assert (problem is not None) == warned, problem
+    if warned:
+        assert problem is not None and "30 min" in problem and "consumer_timeout = 18000000" in problem
+    # A broker elsewhere is not this machine's rabbitmqctl's to describe.
+    assert consumer_timeout_problem(ServiceSettings(amqp_url="amqp://guest:guest@rabbit.internal:5672/")) is None

@@ -6,7 +6,9 @@ Containers are a fallback: where Postgres or RabbitMQ does not answer and a Dock
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +83,28 @@ def unreachable(targets: list[Endpoint], timeout: float = 2.0) -> dict[Endpoint,
         except OSError as e:
             failures[target] = e
     return failures
+
+
+# A bot holds its job unacked for the whole interview (so a crash hands it to another bot); RabbitMQ
+# takes back a delivery held longer than its consumer_timeout. Configs allow 240 minutes, plus overrun.
+LONGEST_INTERVIEW_MS = (240 + 10) * 60 * 1000
+
+
+def consumer_timeout_problem(settings: ServiceSettings) -> str | None:
+    """What is wrong with a local RabbitMQ's consumer_timeout, if it can be read (``rabbitmqctl``)."""
+    host = urlsplit(settings.amqp_url).hostname
+    if host not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
+        return None
+    try:
+        out = subprocess.run(["rabbitmqctl", "eval", "application:get_env(rabbit, consumer_timeout)."],
+                             capture_output=True, text=True, timeout=15).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not out.startswith("{ok,") or not out[4:-1].isdigit() or int(out[4:-1]) >= LONGEST_INTERVIEW_MS:
+        return None  # unreadable, `undefined` (no timeout) or long enough
+    minutes = int(out[4:-1]) // 60_000
+    return (f"RabbitMQ's consumer_timeout is {minutes} min: an interview longer than that is taken back from "
+            f"its bot and loses its crash protection. Set consumer_timeout = 18000000 (5 h) in rabbitmq.conf.")
 
 
 def docker_available() -> bool:

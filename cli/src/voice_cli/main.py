@@ -60,6 +60,8 @@ def cmd_check(_: argparse.Namespace) -> int:
             print(f"ok: {target.kind} at {target.shown()}")
     if failures:
         raise CommandFailed("\n".join(t.problem(e) for t, e in failures.items()))
+    if problem := infra.consumer_timeout_problem(ServiceSettings()):
+        print(f"warning: {problem}")
     return 0
 
 
@@ -92,6 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = ensure_servers(containers)
         setup_database(settings)
         declare_bus(settings)
+        if args.bots and (problem := infra.consumer_timeout_problem(settings)):
+            print(f"warning: {problem}")
         return serve(settings, args.startup_timeout, args.bots)
 
 
