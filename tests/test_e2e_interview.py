@@ -12,6 +12,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -33,10 +34,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 PLAN = ["intro", "indexing", "incident"]
 FAST_HEARTBEATS = {"VOICE_HEARTBEAT_SECONDS": "1"}
-# The servers every other test uses (conftest.py reads the same variables).
-SERVERS = {"superuser_url": os.environ.get("VOICE_TEST_PG", DEFAULT_SUPERUSER_URL),
-           "amqp_url": os.environ.get("VOICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")}
 BOT_READY_SECONDS = 120.0
+
+
+class Servers(TypedDict):
+    """The servers every other test uses (conftest.py reads the same variables)."""
+
+    superuser_url: str
+    amqp_url: str
+
+
+SERVERS: Servers = {"superuser_url": os.environ.get("VOICE_TEST_PG", DEFAULT_SUPERUSER_URL),
+                    "amqp_url": os.environ.get("VOICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")}
 
 
 @contextlib.contextmanager
@@ -89,18 +98,24 @@ async def warm_bots(stack: LocalStack, tap: BusTap, count: int) -> list[str]:
 
 
 async def interview(stack: LocalStack, models: tuple[Voice, Ears],
-                    started: "asyncio.Future[uuid.UUID] | None" = None) -> SimulationResult:
-    """The strong persona through the three-question plan; ``started`` gets the session id."""
+                    started: "asyncio.Future[uuid.UUID] | None" = None, *, persona: str = "strong",
+                    questions: int = len(PLAN)) -> SimulationResult:
+    """A persona (strong) through the plan's first questions (three); ``started`` gets the session id."""
     org_id, token = dev_organisation(stack.settings)
     voice, ears = models
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, trust_env=False) as client:
-        return await simulate(client, org_id, token, load_config(EXAMPLE_CONFIG, len(PLAN)), load_persona("strong"),
+        return await simulate(client, org_id, token, load_config(EXAMPLE_CONFIG, questions), load_persona(persona),
                               voice=voice, ears=ears, timeout_seconds=360, score_wait_seconds=0,
                               on_started=started.set_result if started else None)
 
 
 def main_questions(tap: BusTap, session_id: object) -> list[str]:
     return [e.payload["question_id"] for e in tap.of("interview.question_asked", session_id, follow_up_index=0)]
+
+
+def prompts(tap: BusTap, kind: str, session_id: object) -> list[tuple[str, int]]:
+    """(question id, follow-up index) of each question asked or answer received, in order."""
+    return [(e.payload["question_id"], e.payload["follow_up_index"]) for e in tap.of(kind, session_id)]
 
 
 def candidate_transcript(tap: BusTap, session_id: object) -> str:
@@ -128,6 +143,24 @@ async def test_strong_candidate_takes_a_three_question_interview(
         # The same bot announces itself idle again after the interview, ready for the next job.
         await tap.wait_for(lambda: [b for b in tap.of("bot.heartbeat", bot_id=bot_id, state="idle")
                                     if b.at > finished[0].at], 15)
+
+
+async def test_a_candidate_who_pauses_between_sentences_is_not_talked_over(
+    platform: LocalStack, models: tuple[Voice, Ears]
+) -> None:
+    async with tapped(platform) as tap:
+        await warm_bots(platform, tap, 1)
+
+        result = await interview(platform, models, persona="rambling", questions=1)
+
+        sid, context = result.session_id, f"{result.to_json()}\n{platform.logs()}"
+        assert result.status == "completed", context
+        assert result.timings.overlaps == 0, context  # the bot never started while the candidate spoke
+        # Every question and follow-up got one answer, however many sentences and pauses it had.
+        asked, answered = prompts(tap, "interview.question_asked", sid), prompts(tap, "interview.answer_received", sid)
+        assert asked and answered == asked, context
+        turns = tap.of("transcript.segment", sid, speaker="candidate")
+        assert len(turns) > len(answered), context  # the pauses did end turns: the answer pause joined them
 
 
 async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(

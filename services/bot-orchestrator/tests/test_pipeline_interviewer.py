@@ -23,6 +23,8 @@ from pipecat.frames.frames import (
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -327,5 +329,33 @@ async def test_the_answer_pause_is_counted_in_audio_heard_not_in_wall_time() -> 
 
     thanks_next = f"{LINES.thanks} {LINES.last_question.format(question=MOTIVATION)}"
     assert spoken(list(down)) == [GREETING, f"Let's begin. {INTRO}", thanks_next]
+    received = events.of(AnswerReceived)
+    assert [(a.question_id, a.word_count) for a in received] == [("intro", len(f"{first} {second}".split()))]
+
+
+async def test_the_answer_pause_counts_from_when_the_voice_stopped_not_from_when_its_words_arrived() -> None:
+    clock = Clock()  # still: the turns take no time of their own here, the audio does
+    events, session_id = Events(), uuid.uuid4()
+    engine = InterviewEngine(definition(), ScriptedInterviewer())
+    processor = InterviewerProcessor(engine, session_id, events, tick_seconds=0.05, clock=clock,
+                                     answer_pause_seconds=1.0)
+    first, second = "I built a payments platform in Python.", "It moved money for two million people."
+
+    down, _ = await run_test(
+        pipeline(processor, clock),
+        frames_to_send=[
+            ClientConnectedFrame(), SleepFrame(0.1), VADUserStartedSpeakingFrame(start_secs=0.2),
+            *heard(0.5), VADUserStoppedSpeakingFrame(stop_secs=0.2),
+            # Transcription takes a while, and the voice's words may come as two turns, the second
+            # with no VAD stop of its own.
+            *heard(0.3), CandidateTurn(text=first, seconds=0), SleepFrame(0.1),
+            *heard(0.3), CandidateTurn(text=second, seconds=0), SleepFrame(0.1),
+            *heard(0.4),  # 1.2 s of silence since the voice stopped: the answer is over
+            SleepFrame(0.3),
+        ],
+    )
+
+    thanks_next = f"{LINES.thanks} {LINES.last_question.format(question=MOTIVATION)}"
+    assert spoken(list(down))[-1] == thanks_next
     received = events.of(AnswerReceived)
     assert [(a.question_id, a.word_count) for a in received] == [("intro", len(f"{first} {second}".split()))]

@@ -127,7 +127,8 @@ class InterviewerProcessor(FrameProcessor):
         # answer's pause is counted in audio, so a pipeline running late does not cut an answer short.
         self._heard = 0.0
         self._heard_at: float | None = None
-        self._voice_stopped_heard: float | None = None
+        self._voice_stopped_heard: float | None = None  # when the VAD last heard the voice stop
+        self._voice_active = False  # the VAD hears the candidate's voice now
         self._ticker: asyncio.Task[None] | None = None
         self._answer: _Answer | None = None  # heard, not yet given to the engine (the pause is not over)
         self._answer_waiter: asyncio.Task[None] | None = None
@@ -156,11 +157,17 @@ class InterviewerProcessor(FrameProcessor):
             if self._answer_waiter is not None:
                 self._turn_changed.set()  # the pause is counted in audio: look again
         elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._voice_active = True
+            self._turn_changed.set()
             if self._voice_started is None:  # the first speech of the turn; the VAD needed start_secs of it
                 self._voice_started = self._clock() - frame.start_secs - _lag(frame.timestamp)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._voice_stopped = self._clock() - frame.stop_secs - _lag(frame.timestamp)
             self._voice_stopped_heard = max(0.0, self._heard - frame.stop_secs)
+            self._voice_active = False
+            if self._answer is not None:  # the answer's last words came before its voice stopped
+                self._answer.ended_heard = self._voice_stopped_heard
+            self._turn_changed.set()
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._user_started, self._user_stopped = self._clock(), None
             self._engine.candidate_started_speaking(self._user_started)
@@ -197,7 +204,9 @@ class InterviewerProcessor(FrameProcessor):
         now = self._clock()
         started = _first(self._voice_started, self._user_started, now)
         ended = max(started, _first(self._voice_stopped, self._user_stopped, now))
-        stopped_heard = self._voice_stopped_heard if self._voice_stopped is not None else self._heard_now()
+        # The pause is counted from the voice's stop, which the VAD may have heard before this turn's
+        # text arrived; a turn that ends while the voice goes on counts from the VAD's next stop.
+        stopped_heard = self._heard_now() if self._voice_active else self._voice_stopped_heard
         self._user_started = self._user_stopped = self._voice_started = self._voice_stopped = None
         if text:
             async with self._lock:
@@ -223,7 +232,8 @@ class InterviewerProcessor(FrameProcessor):
             # The pause is counted in the audio heard since, while audio flows; else by the clock.
             wait: float | None = None
             heard = self._heard_now()
-            if self._user_started is None:
+            in_turn = self._user_started is not None or (self._voice_active and heard is not None)
+            if not in_turn:
                 if heard is not None and self._answer.ended_heard is None:
                     self._answer.ended_heard = heard  # audio flows again: the pause is counted from here
                 ended_heard = self._answer.ended_heard
