@@ -53,6 +53,7 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
     await ensure_database(PG, env["database_url"], env["migration_database_url"],
                           [s.schema for s in SERVICES_WITH_SCHEMA if s.schema])
     for service in SERVICES_WITH_SCHEMA:
+        assert service.schema is not None
         await asyncio.to_thread(
             upgrade, service.migrations_dir(), env["migration_database_url"], service.schema, "voice_app",
         )
@@ -271,8 +272,10 @@ async def exercise_canary(env: dict[str, str], make_token: TokenFactory, secret:
 
     # Validation is exercised against a closed local port: the canary never leaves the machine.
     nowhere = "http://127.0.0.1:9"
-    svc = create_session_svc(SessionSettings(  # type: ignore[arg-type]
-        **env, provider_timeout_seconds=2, daily_api_url=nowhere, deepgram_api_url=nowhere,
+    # The run's settings as environment strings, which pydantic converts to each field's type.
+    fields: dict[str, Any] = dict(env)
+    svc = create_session_svc(SessionSettings(
+        **fields, provider_timeout_seconds=2, daily_api_url=nowhere, deepgram_api_url=nowhere,
         cartesia_api_url=nowhere, openai_api_url=nowhere,
     ))
     org = uuid.uuid4()
@@ -280,7 +283,7 @@ async def exercise_canary(env: dict[str, str], make_token: TokenFactory, secret:
     platform_admin = {"Authorization": f"Bearer {make_token(None, platform_admin=True)}"}
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=svc), base_url="http://svc") as up:
-            gw = create_gateway(GatewaySettings(**env), upstream=up)  # type: ignore[arg-type]
+            gw = create_gateway(GatewaySettings(**fields), upstream=up)
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://gw") as c:
                 body = {"service": "daily", "name": "canary", "secret": secret, "metadata": {"kind": "canary"}}
                 made = await c.post(f"/api/voice/credentials?orgId={org}", json=body, headers=org_admin)
@@ -361,7 +364,7 @@ def credential_canary(request: pytest.FixtureRequest) -> Iterator[str]:
     secret = f"canary-{uuid.uuid4().hex}{uuid.uuid4().hex[:12]}"
     watch = SecretWatch(secret)
     problems: list[str] = []
-    integration = any("platform_env" in item.fixturenames for item in request.session.items)
+    integration = any("platform_env" in getattr(item, "fixturenames", ()) for item in request.session.items)
     with pytest.MonkeyPatch.context() as patch:
         watch.install(patch)
         try:

@@ -11,6 +11,7 @@ import structlog
 async def test_the_watch_sees_log_lines_log_records_and_response_bodies(request: pytest.FixtureRequest) -> None:
     # The root conftest, by its registration name (a plain `import conftest` may find another).
     root = request.config.pluginmanager.get_plugin(str(request.config.rootpath / "conftest.py"))
+    assert root is not None
     secret = f"watched-{uuid.uuid4().hex}"
     watch = root.SecretWatch(secret)
     with pytest.MonkeyPatch.context() as patch:

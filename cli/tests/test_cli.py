@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from voice_cli.infra import DEFAULT_SUPERUSER_URL, consumer_timeout_problem
 from voice_cli.main import main
@@ -37,7 +38,7 @@ async def test_token_verifies_and_carries_the_claims(
     assert principal.sub == "alice" and principal.orgs == {org: Role.org_owner}
     assert principal.workspaces == {workspace} and principal.platform_admin
     with pytest.raises(Unauthorized):  # signed with VOICE_JWT_SECRET, not the default
-        await TokenVerifier(ServiceSettings(jwt_secret="another-secret-of-at-least-32-bytes!")).verify(token)
+        await TokenVerifier(ServiceSettings(jwt_secret=SecretStr("another-secret-of-at-least-32-bytes!"))).verify(token)
 
 
 def test_run_with_unreachable_postgres_names_the_url() -> None:

@@ -95,8 +95,10 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
     if route[1].startswith("/api/voice/admin/"):
         assert org_id is None  # platform scope: no organisation
     elif route in ORG_FROM_JOIN_TOKEN:
+        assert org_id is not None
         assert not org_id["required"] and {"format": "uuid", "type": "string"} in org_id["schema"]["anyOf"]
     else:
+        assert org_id is not None
         assert org_id["required"] and org_id["schema"]["format"] == "uuid"
     for name in (part[1:-1] for part in route[1].split("/") if part.startswith("{")):
         assert params[name]["in"] == "path" and params[name]["required"]

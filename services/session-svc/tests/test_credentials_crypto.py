@@ -4,6 +4,7 @@ import base64
 import dataclasses
 import os
 import uuid
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -62,7 +63,8 @@ def test_any_altered_byte_fails_loudly(
     store: LocalEnvelopeStore, binding: SecretBinding, field: str, at: int
 ) -> None:
     sealed = store.seal(binding, SECRET)
-    tampered = dataclasses.replace(sealed, **{field: flip(getattr(sealed, field), at)})
+    changes: dict[str, Any] = {field: flip(getattr(sealed, field), at)}  # the field is a test parameter
+    tampered = dataclasses.replace(sealed, **changes)
 
     with pytest.raises(SecretUnreadable) as caught:
         store.open(binding, tampered)
@@ -75,7 +77,8 @@ def test_truncated_or_missing_parts_fail_loudly(store: LocalEnvelopeStore, bindi
     sealed = store.seal(binding, SECRET)
     for broken in (b"", (getattr(sealed, field) or b"")[:5], None):
         with pytest.raises(SecretUnreadable):
-            store.open(binding, dataclasses.replace(sealed, **{field: broken}))
+            changes: dict[str, Any] = {field: broken}  # the field is a test parameter
+            store.open(binding, dataclasses.replace(sealed, **changes))
 
 
 def test_a_wrong_key_fails_loudly(store: LocalEnvelopeStore, binding: SecretBinding) -> None:
@@ -140,7 +143,7 @@ def test_kek_ids_are_short_stable_and_distinct() -> None:
 
 def test_settings_accept_base64_keys_and_name_the_variable_not_the_value() -> None:
     new, old = new_key(), new_key()
-    settings = SessionSettings(kek=b64(new), previous_keks=f" {b64(old)} ,")
+    settings = SessionSettings(kek=SecretStr(b64(new)), previous_keks=SecretStr(f" {b64(old)} ,"))
     assert Keyring.from_settings(settings).ids == [kek_id(old), kek_id(new)]
 
     bad = "not-a-key-" + uuid.uuid4().hex

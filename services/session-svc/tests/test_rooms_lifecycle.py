@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from session_svc.app import create_app
 from session_svc.credentials.resolve import CredentialMissing
@@ -124,8 +125,8 @@ async def start(client: httpx.AsyncClient, org: uuid.UUID, sid: str, headers: di
 
 async def rooms_of(app, org: uuid.UUID, sid: str) -> list[VoiceRoom]:  # type: ignore[no-untyped-def]
     async with transaction(app.state.sessions, org) as tx:
-        rows = (await tx.execute(select(VoiceRoom).where(VoiceRoom.session_id == uuid.UUID(sid))
-                                 .order_by(VoiceRoom.created_at))).scalars().all()
+        rows = (await tx.execute(select(VoiceRoom).where(col(VoiceRoom.session_id) == uuid.UUID(sid))
+                                 .order_by(col(VoiceRoom.created_at)))).scalars().all()
     return list(rows)
 
 
@@ -284,7 +285,7 @@ async def test_refused_room_leaves_session_pending_and_retry_gets_fresh_room(cli
     assert r.status_code == 200 and r.json()["room"]["name"] == f"{sid}-2"
     assert r.json()["statusReason"] is None
     first, second = await rooms_of(app, org, sid)
-    assert first.name == f"{sid}-1" and first.deleted_at is not None and "plan limit" in first.last_error
+    assert first.name == f"{sid}-1" and first.deleted_at is not None and "plan limit" in (first.last_error or "")
     assert second.deleted_at is None and second.url == f"https://fake.daily.co/{sid}-2"
 
 
@@ -367,7 +368,7 @@ async def test_the_sweeper_deletes_rooms_of_ended_sessions_whose_cleanup_failed(
 
     await eventually(cleanup_failed)
     [room] = await rooms_of(app, org, sid)
-    assert room.deleted_at is None and "Daily could not delete the room" in room.last_error
+    assert room.deleted_at is None and "Daily could not delete the room" in (room.last_error or "")
 
     assert await app.state.rooms.sweep_once() >= 1
     await all_deleted(app, fake, org, sid)
@@ -377,7 +378,7 @@ async def test_the_sweeper_deletes_expired_rooms_of_live_sessions(client, app, f
     sid = (await daily_session(client, org, admin))["id"]
     assert (await start(client, org, sid, admin)).status_code == 200
     async with transaction(app.state.sessions, org) as tx:
-        await tx.execute(update(VoiceRoom).where(VoiceRoom.session_id == uuid.UUID(sid))
+        await tx.execute(update(VoiceRoom).where(col(VoiceRoom.session_id) == uuid.UUID(sid))
                          .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     got = (await client.get(f"/api/voice/sessions/{sid}?orgId={org}", headers=admin)).json()
     assert got["status"] == "ready" and got["room"] is None  # an expired room is not offered

@@ -4,6 +4,7 @@ import asyncio
 import uuid
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from session_svc.models import VoiceRoom
 from voice_shared.db import transaction
@@ -37,7 +38,7 @@ async def test_a_local_room_is_the_gateway_offer_route_and_goes_with_the_session
     await session_svc.post(f"/api/voice/sessions/{sid}/cancel?orgId={org}", headers=admin)
     for _ in range(200):
         async with transaction(session_svc_app.state.sessions, org) as tx:
-            [room] = (await tx.execute(select(VoiceRoom).where(VoiceRoom.session_id == uuid.UUID(sid)))).scalars()
+            [room] = (await tx.execute(select(VoiceRoom).where(col(VoiceRoom.session_id) == uuid.UUID(sid)))).scalars()
         if room.deleted_at is not None:
             break
         await asyncio.sleep(0.05)

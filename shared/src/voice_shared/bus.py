@@ -27,6 +27,7 @@ from faststream.rabbit import (
     RabbitMessage,
     RabbitQueue,
 )
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from voice_shared.contracts import Envelope, Event, NegotiateWebRtc, WebRtcRefused, envelope
 from voice_shared.settings import ServiceSettings
@@ -90,7 +91,7 @@ def commands_exchange(namespace: str) -> RabbitExchange:
 
 def queue(namespace: str, sub: Subscription) -> RabbitQueue:
     name = sub.queue_name(namespace)
-    arguments: dict[str, Any] = {
+    arguments: QuorumQueueArgs = {
         "x-delivery-limit": sub.delivery_limit,
         "x-dead-letter-exchange": dead_letter_exchange(namespace).name,
         "x-dead-letter-routing-key": name,

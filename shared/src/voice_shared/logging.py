@@ -5,6 +5,7 @@ import sys
 
 import structlog
 import structlog.tracebacks
+from structlog.typing import Processor
 
 from voice_shared.settings import ServiceSettings
 
@@ -13,7 +14,7 @@ def configure_logging(settings: ServiceSettings) -> None:
     """Configure structlog and the standard library once per process."""
     json_logs = settings.json_logs if settings.json_logs is not None else not sys.stderr.isatty()
     level = logging.getLevelName(settings.log_level.upper())
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

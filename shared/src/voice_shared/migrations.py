@@ -38,8 +38,12 @@ def run_env() -> None:
         with context.begin_transaction():
             context.run_migrations()
 
+    url = cfg.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("sqlalchemy.url is not set; build the Alembic config with alembic_config().")
+
     async def main() -> None:
-        engine = create_async_engine(cfg.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as conn:
             await conn.run_sync(migrate)
         await engine.dispose()

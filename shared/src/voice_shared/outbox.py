@@ -11,7 +11,7 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voice_shared.contracts import Envelope
 from voice_shared.db import SessionMaker

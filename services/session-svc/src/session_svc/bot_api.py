@@ -38,8 +38,7 @@ async def load_plan(db: SessionMaker, principal: Principal, org_id: UUID, sessio
         version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
         if version is None:
             raise NotFound("The session's config version no longer exists.", code="config_not_found")
-        # transaction() yields SQLAlchemy's session; the helper is typed with SQLModel's (same API here).
-        kb_ids = await enabled_kb_ids(tx, session.id)  # type: ignore[arg-type]
+        kb_ids = await enabled_kb_ids(tx, session.id)
     return SessionPlan(
         session_id=session.id, org_id=session.org_id, status=SessionStatus(session.status),
         config_id=session.config_id, config_version=session.config_version,

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from session_svc import repository as repo
 from session_svc.deps import require_admin, require_member
@@ -81,9 +82,9 @@ async def list_configs(
     limit: int, cursor: str | None,
 ) -> Page[ConfigPublic]:
     require_member(principal, org_id)
-    where = [VoiceConfig.org_id == org_id]
+    where = [col(VoiceConfig.org_id) == org_id]
     if active is not None:
-        where.append(VoiceConfig.active == active)
+        where.append(col(VoiceConfig.active) == active)
     async with transaction(db, org_id) as tx:
         rows = (await tx.execute(
             repo.page_after(select(VoiceConfig).where(*where), VoiceConfig, cursor, limit)

@@ -5,7 +5,8 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tuple_
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
 from session_svc.permissions import SessionFacts
@@ -19,18 +20,20 @@ def visible_to(principal: Principal, org_id: UUID) -> ColumnElement[bool]:
     """The SQL twin of permissions.access: sessions the caller may at least view."""
     s = VoiceSession
     if principal.is_org_admin(org_id):
-        return s.org_id == org_id  # type: ignore[return-value]
+        return col(s.org_id) == org_id
     if not principal.is_member(org_id):
         return false()
-    shared = exists().where(VoiceShare.session_id == s.id, VoiceShare.user_id == principal.sub).correlate(VoiceSession)
-    ors: list[Any] = [s.created_by == principal.sub, s.assignee_id == principal.sub, shared]
+    shared = exists().where(
+        col(VoiceShare.session_id) == s.id, col(VoiceShare.user_id) == principal.sub
+    ).correlate(VoiceSession)
+    ors: list[ColumnElement[bool]] = [col(s.created_by) == principal.sub, col(s.assignee_id) == principal.sub, shared]
     if principal.workspaces:
-        ors.append(and_(s.shared_with_workspace, s.workspace_id.in_(principal.workspaces)))  # type: ignore[union-attr]
+        ors.append(and_(col(s.shared_with_workspace), col(s.workspace_id).in_(principal.workspaces)))
     return or_(*ors)
 
 
 def live_sessions() -> ColumnElement[bool]:
-    return VoiceSession.deleted_at.is_(None)  # type: ignore[union-attr]
+    return col(VoiceSession.deleted_at).is_(None)
 
 
 async def get_session_row(
@@ -38,12 +41,12 @@ async def get_session_row(
 ) -> tuple[VoiceSession, ShareLevel | None]:
     """The live session and the caller's own share level; NotFound if absent or deleted."""
     stmt = (
-        select(VoiceSession, VoiceShare.level)
+        select(VoiceSession, col(VoiceShare.level))
         .outerjoin(
             VoiceShare,
-            and_(VoiceShare.session_id == VoiceSession.id, VoiceShare.user_id == principal.sub),
+            and_(col(VoiceShare.session_id) == VoiceSession.id, col(VoiceShare.user_id) == principal.sub),
         )
-        .where(VoiceSession.id == session_id, live_sessions())
+        .where(col(VoiceSession.id) == session_id, live_sessions())
     )
     if lock:
         stmt = stmt.with_for_update(of=VoiceSession)
@@ -78,7 +81,7 @@ async def count(tx: AsyncSession, model: Any, *where: Any) -> int:
 
 
 async def get_config_row(tx: AsyncSession, config_id: UUID, *, lock: bool = False) -> VoiceConfig:
-    stmt = select(VoiceConfig).where(VoiceConfig.id == config_id)
+    stmt = select(VoiceConfig).where(col(VoiceConfig.id) == config_id)
     if lock:
         stmt = stmt.with_for_update()
     config = (await tx.execute(stmt)).scalar_one_or_none()
@@ -88,7 +91,7 @@ async def get_config_row(tx: AsyncSession, config_id: UUID, *, lock: bool = Fals
 
 
 async def config_in_use(tx: AsyncSession, config_id: UUID) -> int:
-    return await count(tx, VoiceSession, VoiceSession.config_id == config_id)
+    return await count(tx, VoiceSession, col(VoiceSession.config_id) == config_id)
 
 
 def created_between(model: Any, start: datetime | None, end: datetime | None) -> list[Any]:

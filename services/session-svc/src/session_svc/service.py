@@ -3,12 +3,13 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from session_svc import repository as repo
 from session_svc.deps import require_member
@@ -138,20 +139,20 @@ class SessionFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
 
-    def where(self) -> list:  # type: ignore[type-arg]
+    def where(self) -> list[ColumnElement[bool]]:
         s = VoiceSession
         where = repo.created_between(s, self.created_from, self.created_to)
         if self.status is not None:
-            where.append(s.status == self.status.value)
+            where.append(col(s.status) == self.status.value)
         if self.workspace_id is not None:
-            where.append(s.workspace_id == self.workspace_id)
+            where.append(col(s.workspace_id) == self.workspace_id)
         if self.config_id is not None:
-            where.append(s.config_id == self.config_id)
+            where.append(col(s.config_id) == self.config_id)
         if self.interview_type is not None:
-            where.append(s.interview_type == self.interview_type)
+            where.append(col(s.interview_type) == self.interview_type)
         if self.candidate:
             pattern = "%" + self.candidate.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(s.candidate_name.ilike(pattern) | s.candidate_email.ilike(pattern))  # type: ignore[attr-defined]
+            where.append(col(s.candidate_name).ilike(pattern) | col(s.candidate_email).ilike(pattern))
         return where
 
 
@@ -161,8 +162,8 @@ async def list_sessions(
 ) -> Page[SessionPublic]:
     require_member(principal, org_id)
     where = [repo.live_sessions(), repo.visible_to(principal, org_id), *filters.where()]
-    stmt = select(VoiceSession, VoiceShare.level).outerjoin(
-        VoiceShare, and_(VoiceShare.session_id == VoiceSession.id, VoiceShare.user_id == principal.sub)
+    stmt = select(VoiceSession, col(VoiceShare.level)).outerjoin(
+        VoiceShare, and_(col(VoiceShare.session_id) == VoiceSession.id, col(VoiceShare.user_id) == principal.sub)
     ).where(*where)
     async with transaction(db, org_id) as tx:
         rows = (await tx.execute(repo.page_after(stmt, VoiceSession, cursor, limit))).all()
@@ -207,23 +208,23 @@ def _transition(
     check_transition(SessionStatus(session.status), target)
     now = datetime.now(UTC)
     session.status, session.status_reason, session.updated_at = target.value, reason, now
-    ids = {"org_id": session.org_id, "session_id": session.id, "correlation_id": correlation_id}
+    wrap = partial(envelope, org_id=session.org_id, session_id=session.id, correlation_id=correlation_id)
     if target == S.ready:
         session.ready_at = now
-        return [envelope(SessionStarted(
+        return [wrap(SessionStarted(
             session_id=session.id, config_id=session.config_id,
             config_version=session.config_version, transport=transport,  # type: ignore[arg-type]
             started_by=actor,
-        ), **ids)]
+        ))]
     if target == S.active:
         session.active_at = now
         return []
     session.ended_at = now
     duration = (now - session.active_at).total_seconds() if session.active_at else None
-    return [envelope(SessionEnded(
+    return [wrap(SessionEnded(
         session_id=session.id, status=target.value, reason=reason or target.value,  # type: ignore[arg-type]
         duration_seconds=duration,
-    ), **ids)]
+    ))]
 
 
 async def transition(
@@ -311,7 +312,7 @@ async def apply_bot_event(
         if not await claim_inbox(tx, SCHEMA, consumer, event_id):
             return False
         session = (await tx.execute(
-            select(VoiceSession).where(VoiceSession.id == session_id).with_for_update()
+            select(VoiceSession).where(col(VoiceSession.id) == session_id).with_for_update()
         )).scalar_one_or_none()
         if session is None or SessionStatus(session.status) == target:
             return False
@@ -353,7 +354,7 @@ async def list_shares(
     async with transaction(db, org_id) as tx:
         await require_session(tx, principal, org_id, session_id, "manage")
         rows = (await tx.execute(
-            select(VoiceShare).where(VoiceShare.session_id == session_id).order_by(VoiceShare.created_at)
+            select(VoiceShare).where(col(VoiceShare.session_id) == session_id).order_by(col(VoiceShare.created_at))
         )).scalars().all()
     return [_share_public(r) for r in rows]
 
@@ -393,16 +394,16 @@ async def stats(db: SessionMaker, principal: Principal, org_id: UUID) -> Stats:
     week = now - timedelta(days=now.weekday(), hours=now.hour, minutes=now.minute,
                            seconds=now.second, microseconds=now.microsecond)
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    completed = s.status == S.completed.value
+    completed = col(s.status) == S.completed.value
     where = [repo.live_sessions(), repo.visible_to(principal, org_id)]
     async with transaction(db, org_id) as tx:
-        by_status = dict((await tx.execute(
-            select(s.status, func.count()).where(*where).group_by(s.status)
+        by_status: dict[str, int] = dict((await tx.execute(
+            select(col(s.status), func.count()).where(*where).group_by(col(s.status))
         )).all())
         week_n, month_n, avg = (await tx.execute(select(
-            func.count(case((and_(completed, s.ended_at >= week), 1))),
-            func.count(case((and_(completed, s.ended_at >= month), 1))),
-            func.avg(case((completed, func.extract("epoch", s.ended_at - s.active_at)))),
+            func.count(case((and_(completed, col(s.ended_at) >= week), 1))),
+            func.count(case((and_(completed, col(s.ended_at) >= month), 1))),
+            func.avg(case((completed, func.extract("epoch", col(s.ended_at) - col(s.active_at))))),
         ).where(*where))).one()
     return Stats(
         total=sum(by_status.values()),

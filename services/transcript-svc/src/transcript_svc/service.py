@@ -22,8 +22,7 @@ async def store_segment(
 ) -> repository.Outcome | None:
     """Store one segment (inbox-deduplicated); None for an event already handled."""
     async with transaction(db, org_id) as tx:
-        # transaction() yields SQLAlchemy's session; the helper is typed with SQLModel's (same API here).
-        if not await claim_inbox(tx, SCHEMA, consumer, event_id):  # type: ignore[arg-type]
+        if not await claim_inbox(tx, SCHEMA, consumer, event_id):
             return None
         outcome = await repository.put_segment(tx, {
             **segment.model_dump(include=SEGMENT_COLUMNS), "org_id": org_id, "event_id": event_id,

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from session_svc import repository as repo
 from session_svc.deps import require_admin, require_member
