@@ -78,7 +78,6 @@ async def test_a_session_that_no_longer_exists_is_dropped() -> None:
 
 
 @pytest.mark.parametrize(("changes", "voices", "reason"), [
-    ({"providers": {"transport": "daily"}}, ("piper",), "unsupported_transport: this bot worker serves local"),
     ({"language": "de"}, ("piper",), "unsupported_language: the bundled speech models speak English only"),
     ({"providers": {"stt": {"provider": "deepgram"}}}, ("piper",),
      "credential_missing: the config's speech-to-text is 'deepgram' but the organisation has no Deepgram key"),

@@ -1,4 +1,4 @@
-"""The internal APIs the bot uses: session-svc's (the session's plan, KB search, provider keys) and
+"""The internal APIs the bot uses: session-svc's (the session's plan, its room, KB search, provider keys) and
 transcript-svc's (the transcript so far, to resume an interview another bot started).
 
 The bot calls with its own service identity (``service: bot``), never with a user's token.
@@ -15,6 +15,7 @@ import structlog
 from bot_orchestrator.engine import Passage
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.api.bot import SessionPlan
+from voice_shared.api.rooms import RoomAccess
 from voice_shared.api.transcripts import SessionSegments
 from voice_shared.auth import mint_dev_token
 
@@ -87,6 +88,14 @@ class SessionApi(ServiceApi):
             return None
         self._check(answer, "plan")
         return SessionPlan.model_validate(answer.json())
+
+    async def room(self, org_id: UUID, session_id: UUID) -> RoomAccess | None:
+        """The session's live room and the bot's (owner) meeting token; None if it has none (not started, or over)."""
+        answer = await self._request("GET", f"/internal/sessions/{session_id}/room", params={"orgId": str(org_id)})
+        if answer.status_code == 404:
+            return None
+        self._check(answer, "room")
+        return RoomAccess.model_validate(answer.json())
 
     async def search(self, org_id: UUID, kb_ids: Sequence[UUID], query: str, k: int) -> list[Passage]:
         body = {"orgId": str(org_id), "kbIds": [str(i) for i in kb_ids], "query": query, "k": k}

@@ -1,17 +1,23 @@
 """One interview, from the bot job (a ``session.started`` event) to ``bot.finished``.
 
 1. Read the session's plan from session-svc. A session that is gone or already over is dropped
-   quietly; one this worker cannot run (a Daily room, a provider or key it does not have, a language
-   the bundled models do not speak) fails at once with the reason in words, never by waiting.
-2. Serve the session's WebRTC offers (``serve_negotiation``) and wait for the candidate: an offer is
-   answered with a fresh peer connection and a pipeline that starts at once. No one connected in
-   ``no_show_timeout_seconds``: the session fails with ``candidate_no_show``.
-3. ``bot.joined`` when the candidate's media connects; the engine greets and walks the plan while the
-   interviewer processor publishes questions, answers and transcript segments.
+   quietly; one this worker cannot run (a provider or key it does not have, a Daily room without
+   daily-python, a language the bundled models do not speak) fails at once with the reason in words,
+   never by waiting.
+2. Take the session (its offer queue, ``serve_negotiation``: one bot serves a session) and wait for the
+   candidate. Local rooms: an offer is answered with a fresh peer connection and a pipeline that starts
+   at once. Daily rooms: with the room and owner token session-svc gives it, the bot's pipeline starts
+   at once and its ``DailyTransport`` joins the room and waits there; the first participant to join is
+   the candidate (offers are refused). No one connected in ``no_show_timeout_seconds``: the session
+   fails with ``candidate_no_show``.
+3. ``bot.joined`` when the candidate connects (the transport's ``on_client_connected``); the engine greets
+   and walks the plan while the interviewer processor publishes questions, answers and transcript segments.
 4. The engine's end (plan complete, time up, silence, the candidate asked to stop) ends the pipeline;
-   ``bot.finished`` carries the reason, counts and voice-to-voice latency. A candidate whose connection
-   drops may send a new offer within ``rejoin_grace_seconds``: a new pipeline says so and goes on from
-   the transcript so far; if they do not, the interview ends with ``candidate_disconnected``.
+   ``bot.finished`` carries the reason, counts and voice-to-voice latency. When the candidate leaves
+   (their peer connection drops; they leave the Daily room) the pipeline ends; they may come back within
+   ``rejoin_grace_seconds`` (a new offer; joining the room again, where the bot already waits with a
+   fresh pipeline) and a new pipeline says so and goes on from the transcript so far; if they do not,
+   the interview ends with ``candidate_disconnected``.
 """
 
 import asyncio
@@ -26,6 +32,7 @@ import httpx
 import structlog
 from aiormq.exceptions import ChannelLockedResource
 from faststream.rabbit import RabbitBroker
+from pipecat.transports.base_transport import BaseTransport
 
 from bot_orchestrator.engine import (
     InterviewEngine,
@@ -36,6 +43,7 @@ from bot_orchestrator.engine import (
     PastSegment,
     ScriptedInterviewer,
 )
+from bot_orchestrator.worker.daily import DailyTransportFactory, daily_transport, daily_unavailable
 from bot_orchestrator.worker.events import Publish, SessionEvents
 from bot_orchestrator.worker.internal_api import ServiceApiError, SessionApi, SessionPassages, TranscriptApi
 from bot_orchestrator.worker.interviewer import Rejoin
@@ -45,6 +53,7 @@ from bot_orchestrator.worker.providers import Speech, choose_speech
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.webrtc import answer_offer, restrict_ice_to_loopback
 from voice_shared.api.bot import SessionPlan
+from voice_shared.api.rooms import RoomAccess
 from voice_shared.api.transcripts import SessionSegments
 from voice_shared.bus import serve_negotiation
 from voice_shared.contracts import (
@@ -91,6 +100,7 @@ class WorkerContext:
     bot_id: str
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], float] = time.monotonic
+    daily_transport: DailyTransportFactory = daily_transport  # how the bot gets into a Daily room
 
 
 class Record:
@@ -154,6 +164,8 @@ class InterviewJob:
         self._interview: InterviewPipeline | None = None
         self._pipeline_task: asyncio.Task[None] | None = None
         self._connection: Any = None  # SmallWebRTCConnection
+        self._room: RoomAccess | None = None  # a Daily room: where the bot waits for the candidate
+        self._candidate: str | None = None  # the connected candidate's client id (a Daily room admits others too)
         self._connected = asyncio.Event()
         self._pipeline_done = asyncio.Event()
         self._candidate_left = False  # and not (yet) back
@@ -216,9 +228,11 @@ class InterviewJob:
         """Choose the interviewer; the reason, in words, if this worker cannot run the session."""
         definition = plan.definition
         providers = definition.providers
-        if providers.transport != "local":
-            return (f"unsupported_transport: this bot worker serves local (WebRTC) rooms only; the config asks "
-                    f"for {providers.transport}")
+        if providers.transport not in ("local", "daily"):
+            return (f"unsupported_transport: this bot worker serves local (WebRTC) and Daily rooms; the config "
+                    f"asks for {providers.transport}")
+        if providers.transport == "daily" and (unavailable := daily_unavailable()) is not None:
+            return unavailable
         if not definition.language.startswith("en"):
             return (f"unsupported_language: the bundled speech models speak English only; the config asks for "
                     f"{definition.language}")
@@ -250,7 +264,8 @@ class InterviewJob:
     # --- serving the room ----------------------------------------------------------------------------
 
     async def _serve(self, plan: SessionPlan) -> JobResult:
-        if self._settings.ice_loopback_only:
+        daily = plan.definition.providers.transport == "daily"
+        if not daily and self._settings.ice_loopback_only:
             restrict_ice_to_loopback()
         negotiation = serve_negotiation(self._ctx.broker, self._settings.bus_namespace, self.session_id,
                                         self._negotiate)
@@ -265,12 +280,19 @@ class InterviewJob:
             log.error("job_redelivered_while_served", session_id=str(self.session_id),
                       hint="set RabbitMQ's consumer_timeout above the longest interview")
             return JobResult("skipped", "served_by_another_bot")
-        log.info("serving_session", session_id=str(self.session_id))
+        log.info("serving_session", session_id=str(self.session_id), transport=plan.definition.providers.transport)
+        # In a Daily room the bot's pipeline is what waits for the candidate: if it ends (the bot could
+        # not get into the room), nobody can arrive.
+        waiting_gone = self._pipeline_done if daily else None
         try:
-            joined = await self._wait_for(self._connected, self._settings.no_show_timeout_seconds)
+            if daily and (problem := await self._enter_room()) is not None:
+                return await self._finish("failed", problem)
+            joined = await self._wait_for(self._connected, self._settings.no_show_timeout_seconds, waiting_gone)
             if not joined and self._ctx.shutting_down.is_set():
                 # Nobody is in the room yet: another bot (or this one, restarted) can take the session.
                 return JobResult("returned", "bot_shutdown")
+            if not joined and waiting_gone is not None and waiting_gone.is_set():
+                return await self._finish(*self._outcome())
             if not joined:
                 return await self._finish("failed", "candidate_no_show")
             ends_at = self._ctx.clock() + plan.definition.max_duration_minutes * 60 + self._settings.overrun_seconds
@@ -283,7 +305,9 @@ class InterviewJob:
                     break
                 log.info("waiting_for_rejoin", session_id=str(self.session_id),
                          seconds=self._settings.rejoin_grace_seconds)
-                if not await self._wait_for(self._connected, self._settings.rejoin_grace_seconds):
+                if daily:  # back into the room with a fresh pipeline, to be there when the candidate is
+                    self._join_room()
+                if not await self._wait_for(self._connected, self._settings.rejoin_grace_seconds, waiting_gone):
                     break
             return await self._finish(*self._outcome())
         finally:
@@ -292,11 +316,14 @@ class InterviewJob:
                 await negotiation.stop()
             await self._end_pipeline("job_over")
 
-    async def _wait_for(self, event: asyncio.Event, timeout: float) -> bool:  # noqa: ASYNC109
-        """Wait for ``event``; False after ``timeout``, or once a shutdown's grace has passed."""
+    async def _wait_for(self, event: asyncio.Event, timeout: float,  # noqa: ASYNC109
+                        unless: asyncio.Event | None = None) -> bool:
+        """Wait for ``event``; False after ``timeout``, once ``unless`` is set, or a shutdown's grace has passed."""
         deadline = self._ctx.clock() + timeout
         shutdown_deadline: float | None = None
         while not event.is_set():
+            if unless is not None and unless.is_set():
+                return False
             now = self._ctx.clock()
             if self._ctx.shutting_down.is_set() and shutdown_deadline is None:
                 shutdown_deadline = now + self._settings.shutdown_grace_seconds
@@ -329,6 +356,8 @@ class InterviewJob:
     async def _answer(self, offer: NegotiateWebRtc) -> Event:
         if self._over or self._interviewer is None:
             raise Refused("not_serving_session", "This interview is over.")
+        if self._plan is not None and self._plan.definition.providers.transport != "local":
+            raise Refused("not_a_local_room", "This interview takes place in a Daily room: join it from the link.")
         current = self._connection
         if offer.pc_id is not None and current is not None and offer.pc_id == current.pc_id \
                 and not self._candidate_left:
@@ -336,6 +365,8 @@ class InterviewJob:
             return self._answered(current)
         if self._connected.is_set():
             raise Refused("peer_limit", "Someone is already connected to this interview.")
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
         if current is not None:  # an earlier peer that never connected, or that left: this one replaces it
             await self._end_pipeline("replaced_by_new_offer")
         self._pipeline_done.clear()
@@ -344,7 +375,7 @@ class InterviewJob:
         except ValueError as e:
             raise Refused("invalid_sdp", f"The offer could not be used: {e}"[:500]) from e
         self._connection = connection
-        self._start_pipeline(connection)
+        self._start_pipeline(SmallWebRTCTransport(webrtc_connection=connection, params=transport_params()))
         log.info("webrtc_offer_answered", session_id=str(self.session_id), peer=offer.peer, pc_id=connection.pc_id)
         return self._answered(connection)
 
@@ -352,8 +383,46 @@ class InterviewJob:
         answer = connection.get_answer()
         return WebRtcAnswered(session_id=self.session_id, sdp=answer["sdp"], pc_id=answer["pc_id"])
 
-    def _start_pipeline(self, connection: Any) -> None:
-        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+    async def _enter_room(self) -> str | None:
+        """A Daily room: fetch it and the bot's token, then join it to wait; the reason if there is none."""
+        assert self.org_id is not None
+        room = await self._ctx.session_api.room(self.org_id, self.session_id)
+        if room is None:
+            return "room_not_found: session-svc has no live room for this session (not provisioned, or already over)"
+        if room.provider != "daily" or not room.token:
+            return f"room_not_daily: the config asks for a Daily room but the session's room is {room.provider}"
+        self._room = room
+        self._join_room()
+        return None
+
+    def _join_room(self) -> None:
+        """A fresh pipeline whose Daily transport joins the room at once: the bot waits there for the candidate."""
+        room, plan = self._room, self._plan
+        assert room is not None and plan is not None
+        self._pipeline_done.clear()
+        transport = self._ctx.daily_transport(room, plan.definition.bot_name)
+        interview = self._start_pipeline(transport)
+        in_room = False
+        # The pipeline's task runs from the next await on: these handlers are there before it joins.
+
+        @transport.event_handler("on_joined")
+        async def on_joined(_: Any, data: Any) -> None:
+            nonlocal in_room
+            in_room = True
+            log.info("room_joined", session_id=str(self.session_id), room=room.name)
+
+        @transport.event_handler("on_error")
+        async def on_error(_: Any, error: str) -> None:
+            if in_room or interview.failure is not None:
+                log.warning("room_error", session_id=str(self.session_id), error=error)
+                return
+            # The bot never got into the room (a refused token, a room that is gone): nobody can meet it there.
+            interview.failure = f"room_join_failed: {error}"[:500]
+            log.error("room_join_failed", session_id=str(self.session_id), error=error)
+            await interview.worker.cancel(reason="room_join_failed")
+
+    def _start_pipeline(self, transport: BaseTransport) -> InterviewPipeline:
+        """The interview's pipeline on ``transport``, running; its client events are the candidate's."""
         from pipecat.workers.runner import WorkerRunner
 
         assert self._interviewer is not None and self._record is not None and self._plan is not None
@@ -364,7 +433,6 @@ class InterviewJob:
             self._started_at = self._ctx.clock() - max(s.end_ms for s in record.transcript) / 1000
         if self._started_at is not None:  # the candidate was here before: go on from there
             rejoin = Rejoin(record.past(), self._started_at, record.next_sequence)
-        transport = SmallWebRTCTransport(webrtc_connection=connection, params=transport_params())
         interview = build_pipeline(
             transport, self._speech.stt(), self._speech.tts(),
             InterviewEngine(definition, self._interviewer, self._passages), self.session_id, record,
@@ -377,6 +445,9 @@ class InterviewJob:
 
         @transport.event_handler("on_client_connected")
         async def on_client_connected(_: Any, client: Any) -> None:
+            if self._connected.is_set():  # someone else in the candidate's Daily room; or the same peer again
+                return
+            self._candidate = transport.get_client_id(client)
             self._connected.set()
             self._candidate_left = False
             if self._started_at is None:
@@ -389,6 +460,8 @@ class InterviewJob:
 
         @transport.event_handler("on_client_disconnected")
         async def on_client_disconnected(_: Any, client: Any) -> None:
+            if transport.get_client_id(client) != self._candidate:
+                return
             if interview.interviewer.outcome is None:
                 self._candidate_left = True
                 self._connected.clear()
@@ -407,9 +480,10 @@ class InterviewJob:
                     self._pipeline_done.set()
 
         self._pipeline_task = asyncio.create_task(run(), name=f"pipeline-{self.session_id}")
+        return interview
 
     async def _end_pipeline(self, reason: str) -> None:
-        """Cancel the running pipeline (if any) and close its peer connection."""
+        """Cancel the running pipeline (if any: its Daily transport leaves the room) and close its peer connection."""
         task, interview, connection = self._pipeline_task, self._interview, self._connection
         self._pipeline_task, self._connection = None, None
         if interview is not None and task is not None and not task.done():

@@ -66,7 +66,7 @@ async def choose_speech(
         return f"unsupported_stt: this bot worker has no speech-to-text {stt_choice.provider!r}"
 
     make_tts: Callable[[], TTSService]
-    tts_provider = tts_choice.provider
+    tts_provider: str = tts_choice.provider
     if tts_provider == "cartesia":
         voice_id = tts_choice.options.get("voiceId")
         if not isinstance(voice_id, str) or not voice_id:
