@@ -81,8 +81,6 @@ async def test_a_session_that_no_longer_exists_is_dropped() -> None:
     ({"language": "de"}, ("piper",), "unsupported_language: the bundled speech models speak English only"),
     ({"providers": {"stt": {"provider": "deepgram"}}}, ("piper",),
      "credential_missing: the config's speech-to-text is 'deepgram' but the organisation has no Deepgram key"),
-    ({"providers": {"tts": {"provider": "cartesia"}}}, ("piper",), "invalid_tts_options: the config's text-to-speech "
-                                                                    "is 'cartesia' but options.voiceId is not set"),
     ({"providers": {"tts": {"provider": "piper"}}}, (), "unsupported_tts: no voice for piper in this bot worker "
                                                          "(it has: none)"),
     ({"providers": {"llm": {"provider": "openai", "options": {"model": "gpt-4o-mini"}}}}, ("piper",),

@@ -100,16 +100,28 @@ async def test_cloud_providers_can_be_mixed_with_the_embedded_ones() -> None:
      "credential_missing: the config's speech-to-text is 'deepgram' but the organisation has no Deepgram key"),
     (CLOUD, {"deepgram": "k"},
      "credential_missing: the config's text-to-speech is 'cartesia' but the organisation has no Cartesia key"),
-    ({"tts": {"provider": "cartesia"}}, KEYS,
-     "invalid_tts_options: the config's text-to-speech is 'cartesia' but options.voiceId is not set"),
-    ({"tts": {"provider": "cartesia", "options": {"voiceId": "v", "speed": 3}}}, KEYS,
-     "invalid_tts_options: speed: Input should be less than or equal to 1.5"),
     ({"tts": {"provider": "espeak"}}, {}, "unsupported_tts: no voice for espeak in this bot worker (it has: none)"),
 ])
 async def test_what_cannot_be_provided_is_said_in_words(
     providers: dict[str, Any], keys: dict[str, str], reason: str
 ) -> None:
     speech, _ = await choose(providers, keys, voices=() if "espeak" in str(providers) else ("piper",))
+
+    assert speech == reason
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ({}, "invalid_tts_options: tts provider 'cartesia' options: voiceId: Field required"),
+    ({"voiceId": "v", "speed": 3}, "invalid_tts_options: tts provider 'cartesia' options: speed: Input should be "
+                                   "less than or equal to 1.5"),
+])
+async def test_a_cartesia_voice_saved_before_options_were_checked_fails_saying_why(
+    options: dict[str, Any], reason: str
+) -> None:
+    plan = definition(CLOUD)
+    plan.providers.tts.options = options  # a config version stored before saving checked the options
+
+    speech = await choose_speech(plan, models("piper"), BotSettings(environment="test"), Keys(KEYS))
 
     assert speech == reason
 

@@ -84,6 +84,17 @@ def test_providers_checked() -> None:
                                                                "options": {"model": "gpt-4o-mini"}}}))
 
 
+
+def test_a_cartesia_voice_is_checked_when_the_config_is_saved() -> None:
+    def cartesia(**options: object) -> dict:  # type: ignore[type-arg]
+        return config_body(providers={"tts": {"provider": "cartesia", "options": options}})
+
+    assert "voiceId: Field required" in errors(cartesia())
+    assert "speed: Input should be less than or equal to 1.5" in errors(cartesia(voiceId="v-1", speed=3))
+    assert "voiceID: Extra inputs are not permitted" in errors(cartesia(voiceID="v-1"))  # a typo is not ignored
+    ConfigCreate.model_validate(cartesia(voiceId="v-1", model="sonic-2", speed=1.2, volume=0.8, emotion="calm"))
+
+
 def test_unknown_fields_rejected_at_every_level() -> None:
     assert "Extra inputs" in errors(config_body(colour="blue"))
     body = config_body()

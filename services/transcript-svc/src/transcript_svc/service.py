@@ -31,7 +31,7 @@ async def store_segment(
         # Session ids are unique platform-wide: another org's segment here is a publisher's bug.
         log.warning("transcript_segment_of_another_org_ignored", sequence=segment.sequence)
     else:
-        log.info("transcript_segment_handled", outcome=outcome, sequence=segment.sequence, final=segment.final)
+        log.debug("transcript_segment_handled", outcome=outcome, sequence=segment.sequence, final=segment.final)
     return outcome
 
 

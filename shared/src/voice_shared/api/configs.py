@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from voice_shared.api.common import ApiModel, Slug, WriteModel
@@ -91,9 +91,37 @@ class LlmChoice(WriteModel):
         return self
 
 
+class CartesiaOptions(WriteModel):
+    """A Cartesia voice as a config names it (Cartesia's documented ranges); checked when the config is saved."""
+
+    voice_id: str = Field(min_length=1, max_length=200, description="Cartesia's voice id; it has no default voice.")
+    model: str | None = Field(default=None, min_length=1, max_length=100, description="Default: Pipecat's.")
+    speed: float | None = Field(default=None, ge=0.6, le=1.5)
+    volume: float | None = Field(default=None, ge=0.5, le=2.0)
+    emotion: str | None = Field(default=None, min_length=1, max_length=50)
+
+
 class TtsChoice(WriteModel):
     provider: Literal["piper", "espeak", "cartesia"] = "piper"
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="For 'cartesia': voiceId (required), model, speed (0.6-1.5), volume (0.5-2.0), emotion.",
+    )
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> "TtsChoice":
+        if self.provider == "cartesia":
+            cartesia_options(self.options)
+        return self
+
+
+def cartesia_options(options: dict[str, Any]) -> CartesiaOptions:
+    """The options of a Cartesia voice; ValueError naming each problem (``voiceId: Field required``)."""
+    try:
+        return CartesiaOptions.model_validate(options)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ValueError(f"tts provider 'cartesia' options: {problems}") from None
 
 
 class Providers(WriteModel):

@@ -8,7 +8,8 @@ Config options (``providers.stt.options`` / ``providers.tts.options``):
 
 - ``deepgram``: ``model`` (default ``nova-3-general``).
 - ``cartesia``: ``voiceId`` (required: Cartesia has no default voice), ``model`` (default Pipecat's),
-  ``speed`` (0.6-1.5), ``volume`` (0.5-2.0), ``emotion``.
+  ``speed`` (0.6-1.5), ``volume`` (0.5-2.0), ``emotion`` (``voice_shared.api.configs.CartesiaOptions``,
+  checked when the config is saved and again here for versions saved before that check).
 
 Both speak the session's language. Audio rates are the pipeline's: 16 kHz in, 24 kHz out.
 """
@@ -23,13 +24,12 @@ from pipecat.services.cartesia.tts import CartesiaTTSService, GenerationConfig
 from pipecat.services.deepgram.stt import DeepgramSTTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
-from pydantic import BaseModel, Field, ValidationError
 
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import AUDIO_IN_SAMPLE_RATE, AUDIO_OUT_SAMPLE_RATE
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.speech import stt_service, tts_service, voice_for
-from voice_shared.api.configs import InterviewDefinition
+from voice_shared.api.configs import CartesiaOptions, InterviewDefinition, cartesia_options
 
 CARTESIA_WEBSOCKET_PATH = "/tts/websocket"
 LABELS = {"deepgram": "Deepgram", "cartesia": "Cartesia"}
@@ -68,19 +68,14 @@ async def choose_speech(
     make_tts: Callable[[], TTSService]
     tts_provider: str = tts_choice.provider
     if tts_provider == "cartesia":
-        voice_id = tts_choice.options.get("voiceId")
-        if not isinstance(voice_id, str) or not voice_id:
-            return "invalid_tts_options: the config's text-to-speech is 'cartesia' but options.voiceId is not set"
-        try:
-            generation = generation_config(tts_choice.options)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-            return f"invalid_tts_options: {problems}"
+        try:  # checked when the config was saved; a version saved before that check may not fit
+            cartesia = cartesia_options(tts_choice.options)
+        except ValueError as e:
+            return f"invalid_tts_options: {e}"
         key = await credential("cartesia")
         if key is None:
             return missing_key("text-to-speech", "cartesia")
-        make_tts = cartesia_factory(key, settings.cartesia_url, voice_id, tts_choice.options.get("model"),
-                                    generation, language)
+        make_tts = cartesia_factory(key, settings.cartesia_url, cartesia, language)
     else:
         voice = voice_for(models, tts_provider)
         if voice is None:
@@ -114,14 +109,15 @@ def deepgram_factory(
 
 
 def cartesia_factory(
-    api_key: str, base_url: str, voice_id: str, model: Any, generation: GenerationConfig | None, language: str
+    api_key: str, base_url: str, options: CartesiaOptions, language: str
 ) -> Callable[[], TTSService]:
     """Cartesia's websocket TTS (``<base_url>/tts/websocket``), raw 16-bit PCM at 24 kHz."""
-    settings: dict[str, Any] = {"voice": voice_id, "language": pipecat_language(language)}
-    if isinstance(model, str) and model:
-        settings["model"] = model
-    if generation is not None:
-        settings["generation_config"] = generation
+    settings: dict[str, Any] = {"voice": options.voice_id, "language": pipecat_language(language)}
+    if options.model:
+        settings["model"] = options.model
+    generation = options.model_dump(include={"speed", "volume", "emotion"}, exclude_none=True)
+    if generation:
+        settings["generation_config"] = GenerationConfig(**generation)
     url = websocket_url(base_url) + CARTESIA_WEBSOCKET_PATH
 
     def make() -> CartesiaTTSService:
@@ -131,23 +127,6 @@ def cartesia_factory(
         )
 
     return make
-
-
-def generation_config(options: dict[str, Any]) -> GenerationConfig | None:
-    """Cartesia's speed, volume and emotion from the config's options; None if it sets none."""
-    given = {k: options[k] for k in ("speed", "volume", "emotion") if options.get(k) is not None}
-    if not given:
-        return None
-    checked = CartesiaGeneration.model_validate(given)
-    return GenerationConfig(**checked.model_dump(exclude_none=True))
-
-
-class CartesiaGeneration(BaseModel):
-    """Cartesia's documented ranges, checked here so a bad config fails before the interview, not during it."""
-
-    speed: float | None = Field(default=None, ge=0.6, le=1.5)
-    volume: float | None = Field(default=None, ge=0.5, le=2.0)
-    emotion: str | None = Field(default=None, min_length=1, max_length=50)
 
 
 def pipecat_language(language: str) -> Language | str:
