@@ -111,8 +111,8 @@ async def test_what_cannot_be_provided_is_said_in_words(
 
 
 @pytest.mark.parametrize(("options", "reason"), [
-    ({}, "invalid_tts_options: tts provider 'cartesia' options: voiceId: Field required"),
-    ({"voiceId": "v", "speed": 3}, "invalid_tts_options: tts provider 'cartesia' options: speed: Input should be "
+    ({}, "invalid_tts_options: provider 'cartesia' options: voiceId: Field required"),
+    ({"voiceId": "v", "speed": 3}, "invalid_tts_options: provider 'cartesia' options: speed: Input should be "
                                    "less than or equal to 1.5"),
 ])
 async def test_a_cartesia_voice_saved_before_options_were_checked_fails_saying_why(

@@ -93,6 +93,8 @@ def test_a_cartesia_voice_is_checked_when_the_config_is_saved() -> None:
     assert "speed: Input should be less than or equal to 1.5" in errors(cartesia(voiceId="v-1", speed=3))
     assert "voiceID: Extra inputs are not permitted" in errors(cartesia(voiceID="v-1"))  # a typo is not ignored
     ConfigCreate.model_validate(cartesia(voiceId="v-1", model="sonic-2", speed=1.2, volume=0.8, emotion="calm"))
+    deepgram = {"stt": {"provider": "deepgram", "options": {"model": ""}}}
+    assert "model: String should have at least 1 character" in errors(config_body(providers=deepgram))
 
 
 def test_unknown_fields_rejected_at_every_level() -> None:

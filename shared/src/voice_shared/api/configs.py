@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import Field, ValidationError, model_validator
@@ -75,7 +75,12 @@ class Rubric(WriteModel):
 
 class SttChoice(WriteModel):
     provider: Literal["whisper", "deepgram"] = "whisper"
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict, description="For 'deepgram': model.")
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> "SttChoice":
+        check_provider_options(self.provider, self.options)
+        return self
 
 
 class LlmChoice(WriteModel):
@@ -89,6 +94,12 @@ class LlmChoice(WriteModel):
         if self.provider == "openai" and not isinstance(self.options.get("model"), str):
             raise ValueError("llm provider 'openai' needs options.model (e.g. 'gpt-4o-mini')")
         return self
+
+
+class DeepgramOptions(WriteModel):
+    """Deepgram's live transcription as a config names it; checked when the config is saved."""
+
+    model: str | None = Field(default=None, min_length=1, max_length=100, description="Default: nova-3-general.")
 
 
 class CartesiaOptions(WriteModel):
@@ -110,18 +121,28 @@ class TtsChoice(WriteModel):
 
     @model_validator(mode="after")
     def _options_fit(self) -> "TtsChoice":
-        if self.provider == "cartesia":
-            cartesia_options(self.options)
+        check_provider_options(self.provider, self.options)
         return self
 
 
-def cartesia_options(options: dict[str, Any]) -> CartesiaOptions:
-    """The options of a Cartesia voice; ValueError naming each problem (``voiceId: Field required``)."""
+Options = TypeVar("Options", bound=WriteModel)
+
+# The providers whose options are checked (the embedded ones take none that matter).
+PROVIDER_OPTIONS: dict[str, type[WriteModel]] = {"deepgram": DeepgramOptions, "cartesia": CartesiaOptions}
+
+
+def check_provider_options(provider: str, options: dict[str, Any]) -> None:
+    if (model := PROVIDER_OPTIONS.get(provider)) is not None:
+        provider_options(model, provider, options)
+
+
+def provider_options(model: type[Options], provider: str, options: dict[str, Any]) -> Options:
+    """A provider's options, checked; ValueError naming each problem (``voiceId: Field required``)."""
     try:
-        return CartesiaOptions.model_validate(options)
+        return model.model_validate(options)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise ValueError(f"tts provider 'cartesia' options: {problems}") from None
+        raise ValueError(f"provider {provider!r} options: {problems}") from None
 
 
 class Providers(WriteModel):

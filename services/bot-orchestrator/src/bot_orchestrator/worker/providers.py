@@ -8,8 +8,10 @@ Config options (``providers.stt.options`` / ``providers.tts.options``):
 
 - ``deepgram``: ``model`` (default ``nova-3-general``).
 - ``cartesia``: ``voiceId`` (required: Cartesia has no default voice), ``model`` (default Pipecat's),
-  ``speed`` (0.6-1.5), ``volume`` (0.5-2.0), ``emotion`` (``voice_shared.api.configs.CartesiaOptions``,
-  checked when the config is saved and again here for versions saved before that check).
+  ``speed`` (0.6-1.5), ``volume`` (0.5-2.0), ``emotion``.
+
+Both are ``voice_shared.api.configs`` models, checked when the config is saved and again here for
+versions saved before that check.
 
 Both speak the session's language. Audio rates are the pipeline's: 16 kHz in, 24 kHz out.
 """
@@ -29,7 +31,7 @@ from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import AUDIO_IN_SAMPLE_RATE, AUDIO_OUT_SAMPLE_RATE
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.speech import stt_service, tts_service, voice_for
-from voice_shared.api.configs import CartesiaOptions, InterviewDefinition, cartesia_options
+from voice_shared.api.configs import CartesiaOptions, DeepgramOptions, InterviewDefinition, provider_options
 
 CARTESIA_WEBSOCKET_PATH = "/tts/websocket"
 LABELS = {"deepgram": "Deepgram", "cartesia": "Cartesia"}
@@ -61,7 +63,11 @@ async def choose_speech(
         key = await credential("deepgram")
         if key is None:
             return missing_key("speech-to-text", "deepgram")
-        make_stt = deepgram_factory(key, settings.deepgram_url, stt_choice.options, language)
+        try:  # checked when the config was saved; a version saved before that check may not fit
+            deepgram = provider_options(DeepgramOptions, "deepgram", stt_choice.options)
+        except ValueError as e:
+            return f"invalid_stt_options: {e}"
+        make_stt = deepgram_factory(key, settings.deepgram_url, deepgram, language)
     else:  # the config's schema allows no other; a newer one may
         return f"unsupported_stt: this bot worker has no speech-to-text {stt_choice.provider!r}"
 
@@ -69,7 +75,7 @@ async def choose_speech(
     tts_provider: str = tts_choice.provider
     if tts_provider == "cartesia":
         try:  # checked when the config was saved; a version saved before that check may not fit
-            cartesia = cartesia_options(tts_choice.options)
+            cartesia = provider_options(CartesiaOptions, "cartesia", tts_choice.options)
         except ValueError as e:
             return f"invalid_tts_options: {e}"
         key = await credential("cartesia")
@@ -92,12 +98,12 @@ def missing_key(role: str, provider: str) -> str:
 
 
 def deepgram_factory(
-    api_key: str, base_url: str, options: dict[str, Any], language: str
+    api_key: str, base_url: str, options: DeepgramOptions, language: str
 ) -> Callable[[], FrameProcessor]:
     """Deepgram's live transcription (websocket ``<base_url>/v1/listen``), linear16 at 16 kHz."""
     settings: dict[str, Any] = {"language": pipecat_language(language)}
-    if isinstance(options.get("model"), str):
-        settings["model"] = options["model"]
+    if options.model:
+        settings["model"] = options.model
 
     def make() -> DeepgramSTTService:
         return DeepgramSTTService(
