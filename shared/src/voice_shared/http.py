@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from faststream.rabbit import RabbitBroker
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,6 +17,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voice_shared.auth import TokenVerifier
@@ -26,6 +29,26 @@ from voice_shared.settings import ServiceSettings
 log = structlog.get_logger()
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def database_ready(engine: AsyncEngine) -> ReadinessCheck:
+    """A readiness check: the database answers a query."""
+
+    async def database() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    return database
+
+
+def bus_ready(broker: RabbitBroker) -> ReadinessCheck:
+    """A readiness check: RabbitMQ answers."""
+
+    async def bus() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("RabbitMQ did not answer")
+
+    return bus
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 

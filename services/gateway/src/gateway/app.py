@@ -10,7 +10,7 @@ from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.upstream import open_client
 from voice_shared.bus import CommandClient, make_broker
-from voice_shared.http import create_service_app
+from voice_shared.http import bus_ready, create_service_app
 
 DESCRIPTION = (
     "Interview configs, voice sessions, shares and knowledge bases. Every call names its "
@@ -46,13 +46,9 @@ def create_app(
         answer = await app.state.upstream.get("/readyz")
         answer.raise_for_status()
 
-    async def bus() -> None:
-        if not await broker.ping(timeout=2.0):
-            raise ConnectionError("RabbitMQ did not answer")
-
     app = create_service_app(
         settings, title="Voice interview platform API", version="1.0.0", description=DESCRIPTION,
-        lifespan=lifespan, readiness=[session_svc, bus],
+        lifespan=lifespan, readiness=[session_svc, bus_ready(broker)],
     )
     app.state.upstream = upstream
     app.state.commands = commands

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from session_svc import api, bot_api, handlers
 from session_svc.credentials import api as credentials_api
@@ -19,7 +18,7 @@ from session_svc.settings import SessionSettings
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker
-from voice_shared.http import create_service_app
+from voice_shared.http import bus_ready, create_service_app, database_ready
 from voice_shared.outbox import OutboxRelay
 
 
@@ -41,14 +40,6 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
 
     relay = OutboxRelay(sessions, settings.db_schema, publish, poll_seconds=settings.outbox_poll_seconds)
 
-    async def database() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("select 1"))
-
-    async def bus() -> None:
-        if not await broker.ping(timeout=2.0):
-            raise ConnectionError("RabbitMQ did not answer")
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.start()
@@ -66,7 +57,8 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
             await engine.dispose()
 
     app = create_service_app(
-        settings, title="session-svc (internal)", lifespan=lifespan, readiness=[database, bus]
+        settings, title="session-svc (internal)", lifespan=lifespan,
+        readiness=[database_ready(engine), bus_ready(broker)],
     )
     app.state.sessions = sessions
     app.state.relay = relay

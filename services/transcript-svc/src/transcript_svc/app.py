@@ -4,13 +4,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from transcript_svc import api, handlers
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import make_broker
 from voice_shared.db import make_engine, make_sessionmaker
-from voice_shared.http import create_service_app
+from voice_shared.http import bus_ready, create_service_app, database_ready
 
 
 def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
@@ -20,14 +19,6 @@ def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
     sessions = make_sessionmaker(engine)
     broker = make_broker(settings)
     handlers.register(broker, settings, sessions)
-
-    async def database() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("select 1"))
-
-    async def bus() -> None:
-        if not await broker.ping(timeout=2.0):
-            raise ConnectionError("RabbitMQ did not answer")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -39,7 +30,8 @@ def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
             await engine.dispose()
 
     app = create_service_app(
-        settings, title="transcript-svc (internal)", lifespan=lifespan, readiness=[database, bus]
+        settings, title="transcript-svc (internal)", lifespan=lifespan,
+        readiness=[database_ready(engine), bus_ready(broker)],
     )
     app.state.sessions = sessions
     app.state.broker = broker
