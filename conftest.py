@@ -4,25 +4,68 @@ running service apps, and token factories. Real Postgres and RabbitMQ, nothing m
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import aio_pika
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from voice_cli.registry import with_schema
 from voice_shared.auth import Role, mint_dev_token
-from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, queue
+from voice_shared.bus import delete_topology
+from voice_shared.contracts import Envelope
 from voice_shared.dbsetup import drop_database, ensure_database
 from voice_shared.migrations import upgrade
 from voice_shared.settings import ServiceSettings
 
+Publish = Callable[[Envelope], Awaitable[None]]
 PG = os.environ.get("VOICE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("VOICE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 SERVICES_WITH_SCHEMA = with_schema()  # every service that owns tables (`voice db setup`'s list)
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    scenario: str
+    sent: int
+    lost: int
+    duplicated: int
+    recovery_seconds: float | None
+
+
+FAULT_ROWS: list[FaultRow] = []
+
+
+@pytest.fixture
+def fault_report() -> Callable[..., None]:
+    """``fault_report(scenario, sent=, lost=, duplicated=, recovery_seconds=)``: a row of the fault table.
+
+    Recorded by the fault tests (marker ``chaos``) after their assertions' inputs are known, so the
+    table shows what happened even when a test then fails on it.
+    """
+
+    def record(scenario: str, *, sent: int, lost: int, duplicated: int = 0,
+               recovery_seconds: float | None = None) -> None:
+        FAULT_ROWS.append(FaultRow(scenario, sent, lost, duplicated, recovery_seconds))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault table, when fault tests ran (`make chaos`, and the part of it in `make test`)."""
+    if not FAULT_ROWS:
+        return
+    width = max(len(r.scenario) for r in FAULT_ROWS)
+    terminalreporter.section("faults")
+    terminalreporter.write_line(f"{'scenario':<{width}}  {'sent':>7}  {'lost':>5}  {'dup':>5}  recovery")
+    for r in FAULT_ROWS:
+        recovery = "-" if r.recovery_seconds is None else f"{r.recovery_seconds:.2f} s"
+        terminalreporter.write_line(f"{r.scenario:<{width}}  {r.sent:>7}  {r.lost:>5}  {r.duplicated:>5}  {recovery}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,18 +102,7 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
         )
     yield env
     await drop_database(PG, db)
-    await delete_namespace(env["bus_namespace"])
-
-
-async def delete_namespace(namespace: str) -> None:
-    connection = await aio_pika.connect(AMQP)
-    async with connection:
-        channel = await connection.channel()
-        for sub in SUBSCRIPTIONS:
-            for q in (queue(namespace, sub), dead_letter_queue(namespace, sub)):
-                await channel.queue_delete(q.name)
-        for name in (f"{namespace}.events", f"{namespace}.dlx", f"{namespace}.commands"):
-            await channel.exchange_delete(name)
+    await delete_topology(AMQP, env["bus_namespace"])
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +153,63 @@ async def gateway(platform_env: dict[str, str], session_svc_app) -> AsyncIterato
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
     await upstream.aclose()
+
+
+@pytest.fixture(scope="session")
+async def transcript_svc_app(  # type: ignore[no-untyped-def]
+    platform_env: dict[str, str], topology
+) -> AsyncIterator[FastAPI]:
+    """transcript-svc with its lifespan running: its consumer takes the run's transcript.segment events."""
+    from transcript_svc.app import create_app
+    from transcript_svc.settings import TranscriptSettings
+
+    app = create_app(TranscriptSettings(**platform_env))  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def transcript_svc(transcript_svc_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of transcript-svc's internal API, in process."""
+    transport = httpx.ASGITransport(app=transcript_svc_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://transcript-svc") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def publish(base_settings, topology) -> AsyncIterator[Publish]:  # type: ignore[no-untyped-def]
+    """``await publish(envelope)``: one event on the run's exchange, confirmed by the broker."""
+    from voice_shared.bus import make_broker, publish_envelope
+
+    broker = make_broker(base_settings)
+    await broker.connect()
+
+    async def send(env: Envelope) -> None:
+        await publish_envelope(broker, base_settings.bus_namespace, env)
+
+    yield send
+    await broker.stop()
+
+
+SegmentEvent = Callable[..., Envelope]
+
+
+@pytest.fixture(scope="session")
+def segment_event() -> SegmentEvent:
+    """``segment_event(org_id, session_id, sequence, **fields)``: a transcript.segment envelope with a
+    fresh event id, as the bot publishes it; ``fields`` override the segment's."""
+
+    def make(org_id: UUID | None, session_id: UUID, sequence: int, **fields: Any) -> Envelope:
+        values: dict[str, Any] = {
+            "speaker": "candidate" if sequence % 2 else "bot", "text": f"utterance {sequence}",
+            "start_ms": 1000 * sequence, "end_ms": 1000 * sequence + 800,
+        }
+        from voice_shared.contracts import TranscriptSegment, envelope
+
+        segment = TranscriptSegment(session_id=session_id, sequence=sequence, **{**values, **fields})
+        return envelope(segment, org_id=org_id, session_id=session_id, correlation_id=uuid.uuid4().hex)
+
+    return make
 
 
 TokenFactory = Callable[..., str]

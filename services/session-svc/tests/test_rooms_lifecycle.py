@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from sqlalchemy import select, update
@@ -20,7 +19,7 @@ from session_svc.app import create_app
 from session_svc.credentials.resolve import CredentialMissing
 from session_svc.models import VoiceRoom
 from session_svc.settings import SessionSettings
-from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, declare_topology, make_broker, publish_envelope, queue
+from voice_shared.bus import declare_topology, delete_topology, make_broker, publish_envelope
 from voice_shared.contracts import BotFinished, envelope
 from voice_shared.db import transaction
 from voice_shared.dbsetup import drop_database, ensure_database
@@ -70,14 +69,7 @@ async def svc_settings(platform_env: dict[str, str], fake) -> AsyncIterator[Sess
     await declare_topology(broker, namespace)
     await broker.stop()
     yield settings
-    connection = await aio_pika.connect(settings.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for sub in SUBSCRIPTIONS:
-            for q in (queue(namespace, sub), dead_letter_queue(namespace, sub)):
-                await channel.queue_delete(q.name)
-        for name in ("events", "dlx", "commands"):
-            await channel.exchange_delete(f"{namespace}.{name}")
+    await delete_topology(settings.amqp_url, namespace)
     await drop_database(superuser, database)
 
 

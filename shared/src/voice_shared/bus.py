@@ -8,13 +8,15 @@ transient failure (database restart) is retried.
 """
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
+import aio_pika
 import structlog
 from aio_pika.exceptions import DeliveryError
 from faststream import AckPolicy
@@ -28,11 +30,19 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
+from pydantic import ValidationError
 
 from voice_shared.contracts import Envelope, Event, NegotiateWebRtc, WebRtcRefused, envelope
 from voice_shared.settings import ServiceSettings
 
 log = structlog.get_logger()
+
+E = TypeVar("E", bound=Event)
+
+# Headers of a message the platform dead-lettered itself: why, and from which queue.
+REASON_HEADER = "x-voice-dead-letter-reason"
+SOURCE_HEADER = "x-voice-dead-letter-queue"
+DEAD_LETTER_DELIVERY_LIMIT = 5
 
 
 @dataclass(frozen=True)
@@ -89,15 +99,18 @@ def commands_exchange(namespace: str) -> RabbitExchange:
     return RabbitExchange(f"{namespace}.commands", type=ExchangeType.DIRECT, durable=True)
 
 
-def queue(namespace: str, sub: Subscription) -> RabbitQueue:
-    name = sub.queue_name(namespace)
-    arguments: QuorumQueueArgs = {
-        "x-delivery-limit": sub.delivery_limit,
+def _dead_lettering(namespace: str, target: str) -> QuorumQueueArgs:
+    return {
         "x-dead-letter-exchange": dead_letter_exchange(namespace).name,
-        "x-dead-letter-routing-key": name,
+        "x-dead-letter-routing-key": target,
         "x-dead-letter-strategy": "at-least-once",
         "x-overflow": "reject-publish",
     }
+
+
+def queue(namespace: str, sub: Subscription) -> RabbitQueue:
+    name = sub.queue_name(namespace)
+    arguments: QuorumQueueArgs = {"x-delivery-limit": sub.delivery_limit, **_dead_lettering(namespace, name)}
     if sub.service == "platform" and sub.purpose == "audit":
         # at-least-once dead-lettering needs reject-publish, so the tail is bounded by length
         # with the oldest dropped: the audit queue has no dead-lettering.
@@ -110,10 +123,39 @@ def queue(namespace: str, sub: Subscription) -> RabbitQueue:
 
 
 def dead_letter_queue(namespace: str, sub: Subscription) -> RabbitQueue:
+    """Where a subscription's messages go past their delivery limit or when undecodable.
+
+    It has a delivery limit too: a dead-letter consumer that keeps failing on a message parks it.
+    """
     name = f"{sub.queue_name(namespace)}.dlq"
+    arguments: QuorumQueueArgs = {
+        "x-delivery-limit": DEAD_LETTER_DELIVERY_LIMIT, **_dead_lettering(namespace, parked_queue(namespace).name)
+    }
     return RabbitQueue(
-        name, queue_type=QueueType.QUORUM, durable=True, routing_key=sub.queue_name(namespace)
+        name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments,
+        routing_key=sub.queue_name(namespace),
     )
+
+
+def parked_queue(namespace: str) -> RabbitQueue:
+    """The end of the line: what even a dead-letter consumer could not settle, kept for an operator.
+
+    Nothing consumes it; its delivery limit (with nowhere further to go) only bounds an operator's
+    tool that keeps rejecting the same message.
+    """
+    name = f"{namespace}.parked"
+    return RabbitQueue(
+        name, queue_type=QueueType.QUORUM, durable=True, routing_key=name,
+        arguments={"x-delivery-limit": DEAD_LETTER_DELIVERY_LIMIT},
+    )
+
+
+def topology(namespace: str) -> list[tuple[RabbitQueue, RabbitExchange]]:
+    """Every durable queue of a namespace with the exchange it is bound to."""
+    events, dlx = events_exchange(namespace), dead_letter_exchange(namespace)
+    bound = [(queue(namespace, sub), events) for sub in SUBSCRIPTIONS]
+    bound += [(dead_letter_queue(namespace, sub), dlx) for sub in SUBSCRIPTIONS if sub.service != "platform"]
+    return [*bound, (parked_queue(namespace), dlx)]
 
 
 def make_broker(settings: ServiceSettings) -> RabbitBroker:
@@ -130,15 +172,23 @@ def make_broker(settings: ServiceSettings) -> RabbitBroker:
 
 async def declare_topology(broker: RabbitBroker, namespace: str) -> None:
     """Declare exchanges, every consumer queue with its binding, and the dead-letter queues."""
-    events = await broker.declare_exchange(events_exchange(namespace))
-    dlx = await broker.declare_exchange(dead_letter_exchange(namespace))
-    await broker.declare_exchange(commands_exchange(namespace))
-    for sub in SUBSCRIPTIONS:
-        q = await broker.declare_queue(queue(namespace, sub))
-        await q.bind(events, routing_key=sub.routing_key)
-        if sub.service != "platform":
-            dlq = await broker.declare_queue(dead_letter_queue(namespace, sub))
-            await dlq.bind(dlx, routing_key=sub.queue_name(namespace))
+    exchanges = {}
+    for exchange in (events_exchange(namespace), dead_letter_exchange(namespace), commands_exchange(namespace)):
+        exchanges[exchange.name] = await broker.declare_exchange(exchange)
+    for q, exchange in topology(namespace):
+        declared = await broker.declare_queue(q)
+        await declared.bind(exchanges[exchange.name], routing_key=q.routing_key)
+
+
+async def delete_topology(amqp_url: str, namespace: str) -> None:
+    """Delete every queue and exchange of a namespace (tests and throwaway stacks)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for q, _ in topology(namespace):
+            await channel.queue_delete(q.name)
+        for exchange in (events_exchange(namespace), dead_letter_exchange(namespace), commands_exchange(namespace)):
+            await channel.exchange_delete(exchange.name)
 
 
 async def publish_envelope(broker: RabbitBroker, namespace: str, envelope: Envelope) -> None:
@@ -156,55 +206,202 @@ async def publish_envelope(broker: RabbitBroker, namespace: str, envelope: Envel
     )
 
 
-Handler = Callable[[Envelope], Awaitable[None]]
+Handler = Callable[[E, Envelope], Awaitable[None]]
+JobHandler = Callable[[E, Envelope, RabbitMessage], Awaitable[None]]
+
+
+class Undecodable(Exception):
+    """A message that can never be handled (not JSON, not an envelope, fails its contract)."""
+
+
+def decode(body: bytes, contract: type[E], *, org_required: bool = True) -> tuple[E, Envelope]:
+    """The contract and envelope a message body holds; ``Undecodable`` says what is wrong with it.
+
+    An event without an org is undecodable when the consumer needs one (every tenant event does):
+    it is dead-lettered like any other broken message, never silently dropped.
+    """
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise Undecodable(f"not JSON: {e}") from None
+    try:
+        env = Envelope.model_validate(data)
+    except ValidationError as e:
+        raise Undecodable(f"not an event envelope: {_first_error(e)}") from None
+    if (env.type, env.version) != (contract.type, contract.version):
+        raise Undecodable(f"expected {contract.type} v{contract.version}, got {env.type} v{env.version}")
+    if org_required and env.org_id is None:
+        raise Undecodable(f"{env.type} has no org_id")
+    try:
+        return contract.model_validate(env.payload), env
+    except ValidationError as e:
+        raise Undecodable(f"payload fails the {contract.type} contract: {_first_error(e)}") from None
+
+
+def _first_error(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']} ({e.error_count()} error(s))"[:500]
+
+
+async def _raw_body(message: RabbitMessage) -> bytes:
+    """FastStream's decoder for our subscribers: the bytes as sent, decoded by ``decode``."""
+    return message.body
+
+
+async def dead_letter(
+    broker: RabbitBroker, namespace: str, message: RabbitMessage, source: str, reason: str, target: str
+) -> None:
+    """Move ``message`` to the dead-letter queue ``target`` with ``reason`` in its headers, then ack it.
+
+    Published (with confirms) before the ack, so a crash in between leaves a duplicate, not a loss.
+    If even that publish fails, the message is rejected: RabbitMQ dead-letters it without the reason.
+    """
+    log.error("message_dead_lettered", queue=source, reason=reason, message_id=message.message_id)
+    raw = message.raw_message
+    headers = {**(raw.headers or {}), REASON_HEADER: reason, SOURCE_HEADER: source}
+    try:
+        await broker.publish(
+            message.body, exchange=dead_letter_exchange(namespace), routing_key=target, mandatory=True,
+            persist=True, headers=headers, message_id=message.message_id, content_type=raw.content_type,
+            correlation_id=message.correlation_id, timeout=10.0,
+        )
+    except Exception as e:  # any failure here falls back to the broker's own dead-lettering
+        log.warning("dead_letter_publish_failed", queue=source, error=f"{type(e).__name__}: {e}")
+        await message.reject(requeue=False)
+        return
+    await message.ack()
 
 
 def consume(
-    broker: RabbitBroker, namespace: str, sub: Subscription, *, dead_letters: bool = False
-) -> Callable[[Handler], Any]:
-    """Register ``handler(envelope)`` on the subscription's queue with the platform's ack policy.
+    broker: RabbitBroker, namespace: str, sub: Subscription, contract: type[E], *,
+    dead_letters: bool = False, org_required: bool = True,
+) -> Callable[[Handler[E]], Any]:
+    """Register ``handler(event, envelope)`` on the subscription's queue: the one consume path.
 
-    ``dead_letters``: on its dead-letter queue instead, for a consumer that settles what the
-    subscription gave up on (a bot job past its delivery limit fails its session: ``bot_lost``).
+    Decode and validate first: what cannot be decoded or fails ``contract`` is dead-lettered at
+    once with the reason (``dead_letter``). Then the handler runs; the message is acked after it
+    returns (its transaction has committed) and rejected with requeue if it raises, which counts
+    toward the delivery limit, past which RabbitMQ dead-letters it.
+
+    ``dead_letters``: on the subscription's dead-letter queue instead, for a consumer that settles
+    what the subscription gave up on (a bot job past its delivery limit fails its session); what
+    it cannot decode is parked (``parked_queue``).
     """
-    source = dead_letter_queue(namespace, sub) if dead_letters else queue(namespace, sub)
-    exchange = dead_letter_exchange(namespace) if dead_letters else events_exchange(namespace)
+    if dead_letters:
+        source, exchange = dead_letter_queue(namespace, sub), dead_letter_exchange(namespace)
+        target = parked_queue(namespace).name
+    else:
+        source, exchange = queue(namespace, sub), events_exchange(namespace)
+        target = source.name
 
-    def register(handler: Handler) -> Any:
-        async def on_message(body: dict[str, Any], message: RabbitMessage) -> None:
+    def register(handler: Handler[E]) -> Any:
+        async def settle(event: E, env: Envelope, message: RabbitMessage) -> None:
             try:
-                envelope = Envelope.model_validate(body)
-            except ValueError:
-                # Dead-lettered (or, from a dead-letter queue, dropped): it can never be handled.
-                log.error("malformed_event_rejected", queue=source.name)
-                await message.reject(requeue=False)
+                await handler(event, env)
+            except Exception:
+                log.exception("event_handler_failed")
+                await message.reject(requeue=True)
                 return
-            with structlog.contextvars.bound_contextvars(
-                event_id=str(envelope.event_id),
-                event_type=envelope.type,
-                session_id=str(envelope.session_id) if envelope.session_id else None,
-                correlation_id=envelope.correlation_id,
-            ):
-                try:
-                    await handler(envelope)
-                except Exception:
-                    log.exception("event_handler_failed", queue=source.name)
-                    await message.reject(requeue=True)
-                    return
             await message.ack()
 
-        # Named after the handler for FastStream's logs; not functools.wraps, which would make
-        # FastStream inject arguments by the handler's signature instead of this one's.
-        on_message.__name__ = on_message.__qualname__ = handler.__name__
-        return broker.subscriber(
-            source,
-            exchange=exchange,
-            channel=Channel(prefetch_count=sub.prefetch),
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-        )(on_message)
+        return _subscribe(broker, namespace, source, exchange, target, contract, settle, handler.__name__,
+                          prefetch=sub.prefetch, org_required=org_required)
 
     return register
+
+
+def consume_jobs(
+    broker: RabbitBroker, namespace: str, sub: Subscription, contract: type[E]
+) -> Callable[[JobHandler[E]], Any]:
+    """Like ``consume``, but ``handler(event, envelope, message)`` settles the message itself.
+
+    For the bot job queue, where a job is acked only when its interview is over. Returns the
+    subscriber, which the caller stops when it stops taking jobs.
+    """
+    source = queue(namespace, sub)
+
+    def register(handler: JobHandler[E]) -> Any:
+        return _subscribe(broker, namespace, source, events_exchange(namespace), source.name, contract,
+                          handler, handler.__name__, prefetch=sub.prefetch)
+
+    return register
+
+
+def instance_queue(namespace: str, owner: str, routing_key: str) -> RabbitQueue:
+    """A queue of one process's own (exclusive, deleted with its connection), e.g. to be told of events.
+
+    Not quorum (exclusive queues cannot be), so no delivery limit: ``consume_instance`` never
+    requeues; what it rejects goes to the parked queue.
+    """
+    return RabbitQueue(
+        f"{namespace}.{owner}.{uuid.uuid4().hex}", exclusive=True, auto_delete=True, durable=False,
+        routing_key=routing_key,
+        arguments={"x-dead-letter-exchange": dead_letter_exchange(namespace).name,
+                   "x-dead-letter-routing-key": parked_queue(namespace).name},
+    )
+
+
+def consume_instance(
+    broker: RabbitBroker, namespace: str, owner: str, contract: type[E], *, org_required: bool = True
+) -> Callable[[Handler[E]], Any]:
+    """Register ``handler(event, envelope)`` on an ``instance_queue`` bound to the contract's type.
+
+    For notifications a process needs while it lives (a bot told its session ended): the handler's
+    failure is logged and the message parked, never redelivered in a loop.
+    """
+    source = instance_queue(namespace, owner, contract.type)
+    target = parked_queue(namespace).name
+
+    def register(handler: Handler[E]) -> Any:
+        async def settle(event: E, env: Envelope, message: RabbitMessage) -> None:
+            try:
+                await handler(event, env)
+            except Exception:
+                log.exception("event_handler_failed")
+                await message.reject(requeue=False)
+                return
+            await message.ack()
+
+        return _subscribe(broker, namespace, source, events_exchange(namespace), target, contract, settle,
+                          handler.__name__, prefetch=16, org_required=org_required)
+
+    return register
+
+
+def _subscribe(
+    broker: RabbitBroker, namespace: str, source: RabbitQueue, exchange: RabbitExchange, target: str,
+    contract: type[E], handle: JobHandler[E], name: str, *, prefetch: int, org_required: bool = True,
+) -> Any:
+    """Subscribe ``handle`` to ``source`` behind ``decode``; what fails it is dead-lettered to ``target``."""
+
+    async def on_message(body: bytes, message: RabbitMessage) -> None:
+        try:
+            event, env = decode(body, contract, org_required=org_required)
+        except Undecodable as e:
+            await dead_letter(broker, namespace, message, source.name, str(e), target)
+            return
+        with structlog.contextvars.bound_contextvars(
+            event_id=str(env.event_id),
+            event_type=env.type,
+            session_id=str(env.session_id) if env.session_id else None,
+            correlation_id=env.correlation_id,
+            queue=source.name,
+        ):
+            await handle(event, env, message)
+
+    # Named after the handler for FastStream's logs; not functools.wraps, which would make
+    # FastStream inject arguments by the handler's signature instead of this one's.
+    on_message.__name__ = on_message.__qualname__ = name
+    subscriber = broker.subscriber(
+        source,
+        exchange=exchange,
+        channel=Channel(prefetch_count=prefetch),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+    )
+    subscriber(on_message, decoder=_raw_body)
+    return subscriber
 
 
 # --- request/reply: commands that need an answer -------------------------------------------------

@@ -149,20 +149,11 @@ class LocalStack:
         asyncio.run(self._cleanup())
 
     async def _cleanup(self) -> None:
-        import aio_pika
-
-        from voice_shared.bus import SUBSCRIPTIONS, dead_letter_queue, queue
+        from voice_shared.bus import delete_topology
         from voice_shared.dbsetup import drop_database
 
         await drop_database(self.superuser_url, self.database)
-        connection = await aio_pika.connect(self.amqp_url)
-        async with connection:
-            channel = await connection.channel()
-            for sub in SUBSCRIPTIONS:
-                for q in (queue(self.namespace, sub), dead_letter_queue(self.namespace, sub)):
-                    await channel.queue_delete(q.name)
-            for kind in ("events", "dlx", "commands"):
-                await channel.exchange_delete(f"{self.namespace}.{kind}")
+        await delete_topology(self.amqp_url, self.namespace)
 
     @staticmethod
     def tail(path: Path, lines: int = 60) -> str:

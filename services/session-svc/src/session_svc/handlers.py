@@ -16,32 +16,26 @@ def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) 
     joined, finished = subscription("session-svc", "bot-joined"), subscription("session-svc", "bot-finished")
     jobs = subscription("bot", "jobs")
 
-    @consume(broker, ns, joined)
-    async def on_bot_joined(env: Envelope) -> None:
-        event = BotJoined.model_validate(env.payload)
-        if env.org_id is not None:
-            await service.apply_bot_event(
-                db, env.org_id, event.session_id, SessionStatus.active, None,
-                joined.consumer, env.event_id, env.correlation_id,
-            )
+    @consume(broker, ns, joined, BotJoined)
+    async def on_bot_joined(event: BotJoined, env: Envelope) -> None:
+        await service.apply_bot_event(
+            db, env.org, event.session_id, SessionStatus.active, None,
+            joined.consumer, env.event_id, env.correlation_id,
+        )
 
-    @consume(broker, ns, finished)
-    async def on_bot_finished(env: Envelope) -> None:
-        event = BotFinished.model_validate(env.payload)
+    @consume(broker, ns, finished, BotFinished)
+    async def on_bot_finished(event: BotFinished, env: Envelope) -> None:
         target = SessionStatus.completed if event.outcome == "completed" else SessionStatus.failed
-        if env.org_id is not None:
-            await service.apply_bot_event(
-                db, env.org_id, event.session_id, target, event.reason,
-                finished.consumer, env.event_id, env.correlation_id,
-            )
+        await service.apply_bot_event(
+            db, env.org, event.session_id, target, event.reason,
+            finished.consumer, env.event_id, env.correlation_id,
+        )
 
-    @consume(broker, ns, jobs, dead_letters=True)
-    async def on_bot_job_lost(env: Envelope) -> None:
+    @consume(broker, ns, jobs, SessionStarted, dead_letters=True)
+    async def on_bot_job_lost(event: SessionStarted, env: Envelope) -> None:
         # A job dead-lettered past its delivery limit: the bots that took it died (or could not run
         # it) that many times. Its session fails instead of waiting for a bot that will not come.
-        event = SessionStarted.model_validate(env.payload)
-        if env.org_id is not None:
-            await service.apply_bot_event(
-                db, env.org_id, event.session_id, SessionStatus.failed, "bot_lost",
-                LOST_BOT_JOBS, env.event_id, env.correlation_id,
-            )
+        await service.apply_bot_event(
+            db, env.org, event.session_id, SessionStatus.failed, "bot_lost",
+            LOST_BOT_JOBS, env.event_id, env.correlation_id,
+        )

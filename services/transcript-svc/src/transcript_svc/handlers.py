@@ -9,16 +9,9 @@ from voice_shared.contracts import Envelope, TranscriptSegment
 from voice_shared.db import SessionMaker
 
 
-class SegmentWithoutOrg(ValueError):
-    """A segment must name its org: it cannot be stored (and ends in the dead-letter queue)."""
-
-
 def register(broker: RabbitBroker, settings: TranscriptSettings, db: SessionMaker) -> None:
     segments = subscription("transcript-svc", "segments")
 
-    @consume(broker, settings.bus_namespace, segments)
-    async def on_transcript_segment(env: Envelope) -> None:
-        event = TranscriptSegment.model_validate(env.payload)
-        if env.org_id is None:
-            raise SegmentWithoutOrg(f"transcript.segment {env.event_id} has no org_id")
-        await service.store_segment(db, env.org_id, event, segments.consumer, env.event_id)
+    @consume(broker, settings.bus_namespace, segments, TranscriptSegment)
+    async def on_transcript_segment(event: TranscriptSegment, env: Envelope) -> None:
+        await service.store_segment(db, env.org, event, segments.consumer, env.event_id)

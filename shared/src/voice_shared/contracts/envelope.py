@@ -34,6 +34,13 @@ class Envelope(BaseModel):
     correlation_id: str | None = Field(default=None, description="Request or flow that caused it.")
     payload: dict[str, Any] = Field(description="The event body, validated by its contract.")
 
+    @property
+    def org(self) -> UUID:
+        """The tenant of a tenant event (``bus.consume`` dead-letters one without an org)."""
+        if self.org_id is None:
+            raise ValueError(f"{self.type} {self.event_id} has no org_id")
+        return self.org_id
+
     def parse(self) -> Event:
         """The payload as its contract model (raises for an unknown type or version)."""
         return contract_for(self.type, self.version).model_validate(self.payload)

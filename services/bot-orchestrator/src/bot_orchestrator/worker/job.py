@@ -170,8 +170,16 @@ class InterviewJob:
         self._pipeline_done = asyncio.Event()
         self._candidate_left = False  # and not (yet) back
         self._cut_off: str | None = None  # why the pipeline was stopped from outside
+        self._session_over = asyncio.Event()  # the session ended elsewhere (cancelled, ended by a manager)
+        self._session_status: str | None = None
         self._over = False
         self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def session_ended(self, status: str) -> None:
+        """The session reached a terminal state elsewhere: stop waiting, end the interview, free the bot."""
+        log.info("session_ended_elsewhere", session_id=str(self.session_id), status=status)
+        self._session_status = status
+        self._session_over.set()
 
     async def run(self) -> JobResult:
         log.info("job_received", session_id=str(self.session_id), config_version=self._started.config_version)
@@ -288,6 +296,8 @@ class InterviewJob:
             if daily and (problem := await self._enter_room()) is not None:
                 return await self._finish("failed", problem)
             joined = await self._wait_for(self._connected, self._settings.no_show_timeout_seconds, waiting_gone)
+            if not joined and self._session_over.is_set():
+                return JobResult("skipped", f"session_{self._session_status}")
             if not joined and self._ctx.shutting_down.is_set():
                 # Nobody is in the room yet: another bot (or this one, restarted) can take the session.
                 return JobResult("returned", "bot_shutdown")
@@ -298,10 +308,15 @@ class InterviewJob:
             ends_at = self._ctx.clock() + plan.definition.max_duration_minutes * 60 + self._settings.overrun_seconds
             while True:
                 if not await self._wait_for(self._pipeline_done, ends_at - self._ctx.clock()):
-                    self._cut_off = "bot_shutdown" if self._ctx.shutting_down.is_set() else "overrun"
+                    if self._session_over.is_set():
+                        self._cut_off = f"session_{self._session_status}"
+                    elif self._ctx.shutting_down.is_set():
+                        self._cut_off = "bot_shutdown"
+                    else:
+                        self._cut_off = "overrun"
                     await self._end_pipeline(self._cut_off)
                     break
-                if not self._candidate_left or self._ctx.shutting_down.is_set():
+                if not self._candidate_left or self._ctx.shutting_down.is_set() or self._session_over.is_set():
                     break
                 log.info("waiting_for_rejoin", session_id=str(self.session_id),
                          seconds=self._settings.rejoin_grace_seconds)
@@ -318,11 +333,12 @@ class InterviewJob:
 
     async def _wait_for(self, event: asyncio.Event, timeout: float,  # noqa: ASYNC109
                         unless: asyncio.Event | None = None) -> bool:
-        """Wait for ``event``; False after ``timeout``, once ``unless`` is set, or a shutdown's grace has passed."""
+        """Wait for ``event``; False after ``timeout``, once ``unless`` is set, the session has ended elsewhere,
+        or a shutdown's grace has passed."""
         deadline = self._ctx.clock() + timeout
         shutdown_deadline: float | None = None
         while not event.is_set():
-            if unless is not None and unless.is_set():
+            if (unless is not None and unless.is_set()) or self._session_over.is_set():
                 return False
             now = self._ctx.clock()
             if self._ctx.shutting_down.is_set() and shutdown_deadline is None:

@@ -23,17 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from faststream import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
-from pydantic import ValidationError
+from faststream.rabbit import RabbitBroker, RabbitMessage
 
 from bot_orchestrator.worker.internal_api import SessionApi, TranscriptApi
 from bot_orchestrator.worker.job import InterviewJob, JobResult, WorkerContext
 from bot_orchestrator.worker.keeper import EXIT_RECYCLE
 from bot_orchestrator.worker.models import Models, load_models
 from bot_orchestrator.worker.settings import BotSettings
-from voice_shared.bus import events_exchange, make_broker, publish_envelope, queue, subscription
-from voice_shared.contracts import BotHeartbeat, Envelope, SessionStarted, envelope
+from voice_shared.bus import consume_instance, consume_jobs, make_broker, publish_envelope, subscription
+from voice_shared.contracts import BotHeartbeat, Envelope, SessionEnded, SessionStarted, envelope
 from voice_shared.logging import configure_logging
 
 log = structlog.get_logger()
@@ -84,11 +82,10 @@ class BotWorker:
         self._stop = asyncio.Event()
         self._ctx = WorkerContext(settings, models, self.broker, self.session_api, self.transcript_api,
                                   self._publish, settings.bot_id)
-        self._subscriber = self.broker.subscriber(
-            queue(settings.bus_namespace, JOBS), exchange=events_exchange(settings.bus_namespace),
-            channel=Channel(prefetch_count=JOBS.prefetch), ack_policy=AckPolicy.MANUAL, no_reply=True,
-        )
-        self._subscriber(self._on_job)
+        self._subscriber = consume_jobs(self.broker, settings.bus_namespace, JOBS, SessionStarted)(self._on_job)
+        # Told of every session's end, to let go of its own at once (cancelled while it waits, say).
+        consume_instance(self.broker, settings.bus_namespace, f"bot.{settings.bot_id}.ended", SessionEnded)(
+            self._on_session_ended)
 
     @property
     def bot_id(self) -> str:
@@ -147,17 +144,14 @@ class BotWorker:
 
     # --- jobs ------------------------------------------------------------------------------------------
 
-    async def _on_job(self, body: Any, message: RabbitMessage) -> None:
-        try:
-            env = Envelope.model_validate(body)
-            started = SessionStarted.model_validate(env.payload)
-        except ValidationError:
-            log.error("malformed_job_dead_lettered", message_id=message.message_id)
-            await message.reject(requeue=False)
-            return
+    async def _on_job(self, started: SessionStarted, env: Envelope, message: RabbitMessage) -> None:
         # Handed to the main loop, which acks when the interview is over (prefetch 1: nothing else
         # is delivered meanwhile).
         await self._jobs.put(Job(env, started, message))
+
+    async def _on_session_ended(self, ended: SessionEnded, env: Envelope) -> None:
+        if self.current is not None and self.current.session_id == ended.session_id:
+            self.current.session_ended(ended.status)
 
     async def _next_job(self) -> Job | None:
         getter = asyncio.ensure_future(self._jobs.get())

@@ -11,10 +11,8 @@ from voice_shared.contracts import Envelope, SessionEnded
 def register(broker: RabbitBroker, settings: SessionSettings, rooms: Rooms) -> None:
     cleanup = subscription("session-svc", "room-cleanup")
 
-    @consume(broker, settings.bus_namespace, cleanup)
-    async def on_session_ended(env: Envelope) -> None:
+    @consume(broker, settings.bus_namespace, cleanup, SessionEnded)
+    async def on_session_ended(event: SessionEnded, env: Envelope) -> None:
         # Deleting is idempotent and a provider failure stays on the room for the sweeper, so
         # only a database failure makes this message come back.
-        event = SessionEnded.model_validate(env.payload)
-        if env.org_id is not None:
-            await rooms.release_session(env.org_id, event.session_id)
+        await rooms.release_session(env.org, event.session_id)
