@@ -25,6 +25,7 @@ from bot_orchestrator.worker.internal_api import SessionApi, token_source
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
 from bot_orchestrator.worker.settings import BotSettings
+from voice_shared.bus import parked_queue
 from voice_shared.testing import auth, config_body, session_body
 
 NO_OPENAI_KEY = {"transport": "local", "llm": {"provider": "openai", "options": {"model": "gpt-4o-mini"}}}
@@ -183,3 +184,63 @@ async def test_voice_bot_starts_a_fresh_worker_after_a_recycle_and_stops_on_sigt
                 keeper.kill()
                 await keeper.wait()
     assert states()[-1] == "draining"  # the fresh worker said goodbye too
+
+
+@pytest.mark.chaos
+async def test_undecodable_jobs_are_dead_lettered_and_the_bot_takes_the_next_real_one(  # type: ignore[no-untyped-def]
+    platform_env, session_svc_app, gateway, token, event_log, models, topology, fault_report
+) -> None:
+    settings = bot_settings(platform_env, heartbeat_seconds=0.2, no_show_timeout_seconds=60)
+    await jobs_waiting(settings, purge=True)
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        events = await channel.get_exchange(f"{settings.bus_namespace}.events")
+        garbage = [b"\xff not json", b"{}", b'{"event_id": "nope"}']
+        ids = [uuid.uuid4().hex for _ in garbage]
+        for body, message_id in zip(garbage, ids, strict=True):
+            await events.publish(aio_pika.Message(body, message_id=message_id, content_type="application/json"),
+                                 routing_key="session.started")
+        async with running(settings, models, session_svc_app) as (worker, _):
+            waiting, admin = await session(gateway, token)
+            await until(lambda: any(b["state"] == "busy" and b["session_id"] == waiting["id"]
+                                    for b in beats(event_log, worker.bot_id)), 15, "the bot to take the job")
+            await gateway.post(f"/api/voice/sessions/{waiting['id']}/cancel?orgId={waiting['orgId']}", headers=admin)
+        # Dead-lettered by the bot, then parked by session-svc's consumer of lost jobs, which cannot
+        # decode them either.
+        parked = await channel.declare_queue(parked_queue(settings.bus_namespace).name, passive=True)
+        dead: list[str | None] = []
+        deadline = time.monotonic() + 15
+        while not set(ids) <= set(dead) and time.monotonic() < deadline:
+            if (message := await parked.get(fail=False)) is None:
+                await asyncio.sleep(0.1)
+                continue
+            dead.append(message.message_id)
+            await message.ack()
+    fault_report("undecodable session.started before a real job (bot)", sent=len(garbage) + 1,
+                 lost=len(set(ids) - set(dead)))
+    assert set(ids) <= set(dead)
+    assert await jobs_waiting(settings) == 0
+
+
+@pytest.mark.chaos
+async def test_cancelling_a_session_whose_candidate_has_not_joined_frees_its_bot_at_once(  # type: ignore[no-untyped-def]
+    platform_env, session_svc_app, gateway, token, event_log, models, topology, fault_report
+) -> None:
+    settings = bot_settings(platform_env, heartbeat_seconds=0.2, no_show_timeout_seconds=300)
+    await jobs_waiting(settings, purge=True)
+    async with running(settings, models, session_svc_app) as (worker, _):
+        waiting, admin = await session(gateway, token)
+        await until(lambda: any(b["state"] == "busy" and b["session_id"] == waiting["id"]
+                                for b in beats(event_log, worker.bot_id)), 15, "the bot to take the job")
+        cancelled_at = time.monotonic()
+        await gateway.post(f"/api/voice/sessions/{waiting['id']}/cancel?orgId={waiting['orgId']}", headers=admin)
+        await until(lambda: worker.results, 30, "the bot to let the session go")
+        freed = time.monotonic() - cancelled_at
+        fault_report("cancel a started session: bot freed", sent=1, lost=0, recovery_seconds=freed)
+        # Free for the next candidate: it takes the next job.
+        after, _ = await session(gateway, token)
+        await until(lambda: any(b["state"] == "busy" and b["session_id"] == after["id"]
+                                for b in beats(event_log, worker.bot_id)), 15, "the bot to take the next job")
+    assert (worker.results[0].outcome, worker.results[0].reason) == ("skipped", "session_cancelled")
+    assert event_log.of(waiting["id"], "bot.finished") == []
