@@ -33,6 +33,8 @@ from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from pydantic import ValidationError
 
 from voice_shared.contracts import Envelope, Event, NegotiateWebRtc, WebRtcRefused, envelope
+from voice_shared.contracts.envelope import clean_correlation_id
+from voice_shared.errors import ServiceUnavailable
 from voice_shared.settings import ServiceSettings
 
 log = structlog.get_logger()
@@ -200,7 +202,8 @@ async def publish_envelope(broker: RabbitBroker, namespace: str, envelope: Envel
         mandatory=True,
         persist=True,
         message_id=str(envelope.event_id),
-        correlation_id=envelope.correlation_id or str(envelope.event_id),
+        # Cleaned again: an outbox row written before ids were cleaned must not stop the relay.
+        correlation_id=clean_correlation_id(envelope.correlation_id) or str(envelope.event_id),
         content_type="application/json",
         timeout=10.0,
     )
@@ -429,6 +432,10 @@ class CommandUnroutable(Exception):
     """Nobody is bound to the command's routing key (e.g. no bot serves the session yet)."""
 
 
+class BusUnavailable(ServiceUnavailable):
+    code = "bus_unavailable"
+
+
 class CommandTimedOut(Exception):
     """The command was delivered but not answered in time."""
 
@@ -488,6 +495,10 @@ class CommandClient:
                 )
             except DeliveryError as e:
                 raise CommandUnroutable(routing_key) from e
+            except Exception as e:  # a broker that is down or reconnecting: the caller may retry
+                log.warning("command_publish_failed", routing_key=routing_key, error=f"{type(e).__name__}: {e}")
+                raise BusUnavailable("The message bus did not take the request; try again shortly.",
+                                     details={"retryable": True}) from e
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError as e:

@@ -73,6 +73,54 @@ def _sqlstate(exc: BaseException) -> str:
     return ""
 
 
+# SQLSTATE classes of a database that is gone rather than a request that is wrong: connection
+# exceptions (08) and operator intervention (57: shutdown, pg_terminate_backend).
+UNAVAILABLE_SQLSTATES = ("08", "57")
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """'database', 'bus' or (a refused connection elsewhere) 'dependency' when ``exc`` or a cause of
+    it means what the request needs is unreachable, not that the request is wrong."""
+    from aio_pika.exceptions import AMQPConnectionError, ChannelInvalidStateError
+    from asyncpg.exceptions import InterfaceError as PgInterfaceError
+    from sqlalchemy.exc import DisconnectionError
+
+    if _sqlstate(exc).startswith(UNAVAILABLE_SQLSTATES):
+        return "database"
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, AMQPConnectionError | ChannelInvalidStateError):
+            return "bus"
+        if isinstance(seen, DisconnectionError | PgInterfaceError) or (
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
+            return "database"
+        if isinstance(seen, ConnectionError):
+            return "dependency"
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def unavailable_response(dependency: str) -> JSONResponse:
+    return JSONResponse(
+        error_body(f"{dependency}_unavailable", f"The {dependency} did not answer; try again shortly.",
+                   {"retryable": True}),
+        status_code=503, headers={"Retry-After": "1"},
+    )
+
+
+def unexpected_response(exc: BaseException) -> JSONResponse:
+    """The answer to an error nothing else handled: 503 for a dependency that is gone, else 500."""
+    if (dependency := unavailable_dependency(exc)) is not None:
+        log.warning("dependency_unavailable", dependency=dependency, error=f"{type(exc).__name__}: {exc}")
+        return unavailable_response(dependency)
+    log.exception("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", "An unexpected error occurred; it has been logged."),
+        status_code=500,
+    )
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -130,12 +178,8 @@ def install_error_handlers(app: FastAPI) -> None:
                            "check it for control characters and out-of-range numbers."),
                 status_code=422,
             )
-        return await _unexpected(request, exc)
+        return unexpected_response(exc)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error_type=type(exc).__name__)
-        return JSONResponse(
-            error_body("internal_error", "An unexpected error occurred; it has been logged."),
-            status_code=500,
-        )
+    # Other exceptions reach RequestContextMiddleware (voice_shared.http), which answers with
+    # ``unexpected_response`` and does not re-raise: the server then keeps the connection open, so
+    # a caller's pooled connection is not closed under the next request.

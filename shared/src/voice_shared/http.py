@@ -1,5 +1,6 @@
 """The FastAPI app factory every service uses: health, readiness, metrics, logging, errors."""
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voice_shared.auth import TokenVerifier
-from voice_shared.errors import error_body, install_error_handlers
+from voice_shared.contracts.envelope import clean_correlation_id
+from voice_shared.errors import error_body, install_error_handlers, unexpected_response
 from voice_shared.logging import configure_logging
 from voice_shared.settings import ServiceSettings
 
@@ -49,6 +51,23 @@ def bus_ready(broker: RabbitBroker) -> ReadinessCheck:
             raise ConnectionError("RabbitMQ did not answer")
 
     return bus
+
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def _bounded(check: ReadinessCheck) -> tuple[str, str | None]:
+    """The check's name and its failure in words (None if it passed within the timeout)."""
+    name = getattr(check, "__name__", "check")
+    try:
+        await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return name, f"no answer within {READINESS_TIMEOUT_SECONDS:g} s"
+    except Exception as e:  # readiness reports every failure; it never raises
+        return name, f"{type(e).__name__}: {e}"
+    return name, None
+
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -71,7 +90,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        correlation_id = headers.get(b"x-correlation-id", b"").decode() or uuid.uuid4().hex
+        # A client's id that is too long or not printable ASCII is replaced, never passed on.
+        correlation_id = clean_correlation_id(headers.get(b"x-correlation-id")) or uuid.uuid4().hex
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await self._too_large(send)
@@ -87,12 +107,12 @@ class RequestContextMiddleware:
                     raise _BodyTooLarge
             return message
 
-        status = 500
+        status, status_sent = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 message["headers"] = [*message["headers"], (b"x-correlation-id", correlation_id.encode())]
             await send(message)
 
@@ -104,6 +124,13 @@ class RequestContextMiddleware:
         except _BodyTooLarge:
             await self._too_large(send)
             status = 413
+        except Exception as e:  # answered here, not re-raised: see install_error_handlers
+            if status_sent:
+                log.exception("error_after_response_started")
+            else:
+                response = unexpected_response(e)
+                status = response.status_code
+                await response(scope, _empty_receive, send_with_id)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -153,12 +180,10 @@ def create_service_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        failures = {}
-        for check in app.state.readiness:
-            try:
-                await check()
-            except Exception as e:  # readiness reports every failure; it never raises
-                failures[getattr(check, "__name__", "check")] = f"{type(e).__name__}: {e}"
+        # Every check at once, each bounded: a dependency that hangs (a broker mid-outage) makes
+        # the answer a prompt 503, never a probe that times out.
+        results = await asyncio.gather(*(_bounded(check) for check in app.state.readiness))
+        failures = {name: problem for name, problem in results if problem is not None}
         if failures:
             return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
         return JSONResponse({"status": "ready"})

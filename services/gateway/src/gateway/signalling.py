@@ -15,7 +15,7 @@ import structlog
 from fastapi import Request
 
 from gateway.settings import GatewaySettings
-from gateway.upstream import CORRELATION_HEADER, BadGateway, UpstreamUnavailable
+from gateway.upstream import CORRELATION_HEADER, BadGateway, send
 from voice_shared.api.join import JoinInfo
 from voice_shared.api.sessions import SessionPublic
 from voice_shared.api.webrtc import WebRtcAnswer, WebRtcOffer
@@ -124,11 +124,7 @@ async def _session_svc(request: Request, path: str, token: str, params: dict[str
     """GET from session-svc with the caller's own token; its errors are the caller's errors."""
     client: httpx.AsyncClient = request.app.state.upstream
     headers = {"Authorization": f"Bearer {token}", CORRELATION_HEADER: request.state.correlation_id}
-    try:
-        answer = await client.get(path, params=params, headers=headers)
-    except httpx.TransportError as e:
-        log.warning("upstream_unavailable", upstream="session-svc", error=f"{type(e).__name__}: {e}")
-        raise UpstreamUnavailable("session-svc did not answer; try again shortly.") from e
+    answer = await send(client, "GET", path, params=params, headers=headers)
     try:
         body = answer.json()
     except ValueError as e:

@@ -1,5 +1,6 @@
 """The one way a public request reaches session-svc: relayed as sent, answered as answered."""
 
+from typing import Any
 from urllib.parse import quote_from_bytes
 
 import httpx
@@ -25,13 +26,43 @@ class BadGateway(AppError):
     status, code = 502, "bad_gateway"
 
 
+# Idle pooled connections are dropped before uvicorn's keep-alive (5 s) closes them from its side.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
 def open_client(settings: GatewaySettings) -> httpx.AsyncClient:
     """The pooled client of session-svc; the app's lifespan closes it."""
     return httpx.AsyncClient(
         base_url=settings.session_svc_url,
         timeout=settings.upstream_timeout_seconds,
-        limits=httpx.Limits(max_connections=settings.upstream_max_connections),
+        limits=httpx.Limits(max_connections=settings.upstream_max_connections,
+                            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
     )
+
+
+async def send(client: httpx.AsyncClient, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
+    """One request to session-svc; ``UpstreamUnavailable`` when it does not answer.
+
+    A pooled connection that the other side closed just as it was reused fails before any answer
+    (``RemoteProtocolError``): an idempotent request is sent once more on a fresh connection.
+    """
+    retries = 1 if method.upper() in IDEMPOTENT else 0
+    while True:
+        try:
+            return await client.request(method, url, **kwargs)
+        except httpx.RemoteProtocolError as e:
+            if retries:
+                retries -= 1
+                log.info("upstream_connection_reset_retried", upstream="session-svc")
+                continue
+            error: httpx.TransportError = e
+        except httpx.TransportError as e:
+            error = e
+        log.warning("upstream_unavailable", upstream="session-svc", error=f"{type(error).__name__}: {error}")
+        raise UpstreamUnavailable(
+            "session-svc did not answer; try again shortly.", details={"upstream": "session-svc"}
+        ) from error
 
 
 def _ascii(query: bytes) -> bytes:
@@ -61,13 +92,7 @@ async def forward(request: Request, body: BaseModel | None = None) -> Response:
         content = _json(body)
         headers["Content-Type"] = "application/json"
     url = httpx.URL(path=request.url.path, query=_ascii(request.scope["query_string"]) or None)
-    try:
-        answer = await client.request(request.method, url, content=content, headers=headers)
-    except httpx.TransportError as e:
-        log.warning("upstream_unavailable", upstream="session-svc", error=f"{type(e).__name__}: {e}")
-        raise UpstreamUnavailable(
-            "session-svc did not answer; try again shortly.", details={"upstream": "session-svc"}
-        ) from e
+    answer = await send(client, request.method, url, content=content, headers=headers)
     media_type = answer.headers.get("content-type")
     if answer.content and not (media_type or "").startswith("application/json"):
         # A proxy's error page must not leak through as if it were the platform's answer.

@@ -1,10 +1,10 @@
 """session-svc's internal HTTP API: the same paths the gateway exposes, verified again here."""
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from session_svc import configs, service
 from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
@@ -112,8 +112,9 @@ async def list_sessions(
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
     interview_type: Annotated[str | None, Query(alias="interviewType", max_length=64)] = None,
     candidate: Annotated[str | None, Query(max_length=200)] = None,
-    created_from: Annotated[datetime | None, Query(alias="createdFrom")] = None,
-    created_to: Annotated[datetime | None, Query(alias="createdTo")] = None,
+    # A timezone is required: without one the same text names a different instant on each server.
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(alias="createdTo")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SessionPublic]:

@@ -46,6 +46,25 @@ class Envelope(BaseModel):
         return contract_for(self.type, self.version).model_validate(self.payload)
 
 
+CORRELATION_ID_MAX = 128
+
+
+def clean_correlation_id(value: str | bytes | None) -> str | None:
+    """``value`` if it is a usable correlation id (printable ASCII, 1-128 characters), else None.
+
+    Correlation ids come from clients (a header) and travel into logs, the outbox and AMQP
+    properties (at most 255 bytes there): anything else is dropped, never passed on.
+    """
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not value or len(value) > CORRELATION_ID_MAX or not all(" " <= c <= "~" for c in value):
+        return None
+    return value
+
+
 _REGISTRY: dict[tuple[str, int], type[Event]] = {}
 
 
@@ -84,6 +103,6 @@ def envelope(
         occurred_at=occurred_at or datetime.now(UTC),
         org_id=org_id,
         session_id=session_id,
-        correlation_id=correlation_id,
+        correlation_id=clean_correlation_id(correlation_id),
         payload=event.model_dump(mode="json"),
     )

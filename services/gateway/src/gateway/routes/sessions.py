@@ -1,10 +1,10 @@
 """Voice sessions: lifecycle, shares and the org's stats."""
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Body, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
 from gateway.upstream import forward
@@ -40,8 +40,9 @@ async def list_sessions(
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
     interview_type: Annotated[str | None, Query(alias="interviewType", max_length=64)] = None,
     candidate: Annotated[str | None, Query(max_length=200, description="Name or email contains.")] = None,
-    created_from: Annotated[datetime | None, Query(alias="createdFrom")] = None,
-    created_to: Annotated[datetime | None, Query(alias="createdTo")] = None,
+    # A timezone is required: without one the same text names a different instant on each server.
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(alias="createdTo")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
