@@ -153,3 +153,28 @@ async def test_app_role_without_tenant_sees_no_rows(platform_env, victim) -> Non
             assert n >= 1  # the same role with the tenant set does see them
     finally:
         await engine.dispose()
+
+
+async def test_app_role_cannot_read_any_orgs_events_from_the_outbox_or_the_inbox(  # type: ignore[no-untyped-def]
+    platform_env, victim
+) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
+    from voice_shared.outbox import RELAY_SETTING
+
+    for schema in ("session_svc", "transcript_svc"):
+        engine = make_engine(platform_env["database_url"], 1)
+        try:
+            async with engine.connect() as conn:
+                n = (await conn.execute(text(f"select count(*) from {schema}.outbox"))).scalar_one()
+                assert n == 0, f"{schema}.outbox shows {n} rows to a query without the relay's flag"
+                await conn.execute(text("select set_config('app.org_id', :o, false)"), {"o": str(victim["org"])})
+                assert (await conn.execute(text(f"select count(*) from {schema}.outbox"))).scalar_one() == 0
+                with pytest.raises(ProgrammingError, match="permission denied"):
+                    await conn.execute(text(f"select count(*) from {schema}.inbox"))
+            async with engine.connect() as conn:  # the relay, which says so, sees the rows
+                await conn.execute(text("select set_config(:s, 'on', false)"), {"s": RELAY_SETTING})
+                if schema == "session_svc":
+                    assert (await conn.execute(text(f"select count(*) from {schema}.outbox"))).scalar_one() > 0
+        finally:
+            await engine.dispose()

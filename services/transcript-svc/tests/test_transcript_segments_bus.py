@@ -15,7 +15,7 @@ from sqlalchemy import text
 from transcript_svc.settings import SCHEMA
 from voice_shared.api.transcripts import SessionSegments
 from voice_shared.bus import dead_letter_queue, subscription
-from voice_shared.db import transaction
+from voice_shared.db import make_engine, make_sessionmaker, transaction
 from voice_shared.testing import auth
 
 CONSUMER = subscription("transcript-svc", "segments").consumer
@@ -42,19 +42,26 @@ async def wait_until(
 
 
 async def handled(app: FastAPI, *event_ids: UUID, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait until the consumer's inbox holds every one of ``event_ids`` (their effects are committed)."""
+    """Wait until the consumer's inbox holds every one of ``event_ids`` (their effects are committed).
+
+    Read as the owner role: the application role may only insert into the inbox."""
     deadline = asyncio.get_running_loop().time() + timeout
     wanted = {str(e) for e in event_ids}
-    while True:
-        async with transaction(app.state.sessions) as tx:
-            rows = await tx.execute(
-                text(f"SELECT event_id::text FROM {SCHEMA}.inbox WHERE consumer = :c AND event_id::text = ANY(:ids)"),
-                {"c": CONSUMER, "ids": list(wanted)},
-            )
-            if {r[0] for r in rows} == wanted:
-                return
-        assert asyncio.get_running_loop().time() < deadline, "the events were not handled in time"
-        await asyncio.sleep(0.05)
+    engine = make_engine(app.state.settings.migration_database_url, pool_size=1)
+    try:
+        while True:
+            async with transaction(make_sessionmaker(engine)) as tx:
+                rows = await tx.execute(
+                    text(f"SELECT event_id::text FROM {SCHEMA}.inbox "
+                         "WHERE consumer = :c AND event_id::text = ANY(:ids)"),
+                    {"c": CONSUMER, "ids": list(wanted)},
+                )
+                if {r[0] for r in rows} == wanted:
+                    return
+            assert asyncio.get_running_loop().time() < deadline, "the events were not handled in time"
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
 
 
 def fields(body: SessionSegments) -> list[dict[str, Any]]:

@@ -1,7 +1,11 @@
 """Transactional outbox (write events with the state change, relay them with confirms) and inbox.
 
-Each service has ``outbox`` and ``inbox`` tables in its own schema (``outbox_ddl``, run by its
-migrations). Neither is a tenant table: the relay and consumers work across organisations.
+Each service has ``outbox`` and ``inbox`` tables in its own schema (``outbox_ddl`` then
+``outbox_lockdown_ddl``, run by its migrations). Neither is a tenant table: the relay and consumers
+work across organisations. So that a query that forgets its tenant cannot read every org's events,
+the application role may only insert into the inbox, and outbox rows are visible only to a
+transaction that says it is the relay (``RELAY_SETTING``). That is defence in depth against a
+mistake, not a privilege boundary: the role could set the flag.
 """
 
 import asyncio
@@ -40,6 +44,30 @@ def outbox_ddl(schema: str, app_role: str) -> list[str]:
         )""",
         f"GRANT SELECT, INSERT, UPDATE ON {schema}.outbox, {schema}.inbox TO {app_role}",
         f"GRANT USAGE ON SEQUENCE {schema}.outbox_seq_seq TO {app_role}",
+    ]
+
+
+RELAY_SETTING = "voice.outbox_relay"
+
+
+def outbox_lockdown_ddl(schema: str, app_role: str) -> list[str]:
+    """Row Level Security on the outbox (rows visible to the relay only) and an insert-only inbox."""
+    return [
+        f"REVOKE SELECT, UPDATE ON {schema}.inbox FROM {app_role}",
+        f"ALTER TABLE {schema}.outbox ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {schema}.outbox FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY outbox_write ON {schema}.outbox FOR INSERT WITH CHECK (true)",
+        f"CREATE POLICY outbox_relay ON {schema}.outbox USING (current_setting('{RELAY_SETTING}', true) = 'on')",
+    ]
+
+
+def outbox_unlock_ddl(schema: str, app_role: str) -> list[str]:
+    """Undo ``outbox_lockdown_ddl`` (a migration's downgrade)."""
+    return [
+        f"DROP POLICY outbox_relay ON {schema}.outbox",
+        f"DROP POLICY outbox_write ON {schema}.outbox",
+        f"ALTER TABLE {schema}.outbox DISABLE ROW LEVEL SECURITY",
+        f"GRANT SELECT, UPDATE ON {schema}.inbox TO {app_role}",
     ]
 
 
@@ -99,6 +127,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were sent."""
         async with self._sessions() as session, session.begin():
+            await session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": RELAY_SETTING})
             rows = (
                 await session.execute(
                     text(
