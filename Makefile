@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test test-unit test-integration test-fuzz bench bench-api bench-voice lint openapi clean
+.PHONY: help install run test test-unit test-integration test-fuzz chaos bench bench-api bench-voice lint openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ test-unit: install ## Pure logic only, no I/O
 test-integration: install ## Tests against real Postgres and RabbitMQ
 	$(BIN)/voice check
 	$(BIN)/pytest -q -m "integration and not slow"
+
+chaos: install $(ESPEAK) ## The fault suite (marker chaos): undecodable messages, hostile headers, killed processes, dropped connections; prints a table
+	$(BIN)/voice check
+	$(BIN)/pytest -q -m chaos
 
 test-fuzz: install ## Schemathesis over the gateway's OpenAPI
 	$(BIN)/pytest -q -m slow

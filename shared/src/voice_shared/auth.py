@@ -139,4 +139,9 @@ def require_service(principal: PrincipalDep) -> Principal:
     return principal
 
 
-ServiceDep = Annotated[Principal, Depends(require_service)]
+async def _service_caller(principal: PrincipalDep) -> Principal:
+    return require_service(principal)
+
+
+# Dependencies are async, even trivial ones: FastAPI runs a plain function in a worker thread.
+ServiceDep = Annotated[Principal, Depends(_service_caller)]

@@ -95,7 +95,7 @@ class JoinTokens:
             raise Unauthorized("This join link is not valid.", code="invalid_join_token") from e
 
 
-def verify_join_token(request: Request) -> JoinClaims:
+async def verify_join_token(request: Request) -> JoinClaims:
     """FastAPI dependency: the candidate's verified join token (``Authorization: Bearer``).
 
     When the route has a ``session_id`` path parameter, the token must be for that session;

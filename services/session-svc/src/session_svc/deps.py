@@ -12,15 +12,15 @@ from voice_shared.errors import Forbidden, NotFound
 from voice_shared.outbox import OutboxRelay
 
 
-def get_sessions(request: Request) -> SessionMaker:
+async def get_sessions(request: Request) -> SessionMaker:
     return request.app.state.sessions
 
 
-def get_settings(request: Request) -> SessionSettings:
+async def get_settings(request: Request) -> SessionSettings:
     return request.app.state.settings
 
 
-def get_relay(request: Request) -> OutboxRelay:
+async def get_relay(request: Request) -> OutboxRelay:
     return request.app.state.relay
 
 

@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 from voice_shared.db import SessionMaker
 
 
-def get_sessions(request: Request) -> SessionMaker:
+async def get_sessions(request: Request) -> SessionMaker:
     return request.app.state.sessions
 
 

@@ -25,17 +25,17 @@ from voice_shared.api.credentials import (
 router = APIRouter()
 
 
-def get_stores(request: Request) -> SecretStores:
+async def get_stores(request: Request) -> SecretStores:
     """The app's secret stores (``app.state.secret_stores``), else built from its settings."""
     stores: SecretStores | None = getattr(request.app.state, "secret_stores", None)
     return stores or secret_stores_for(request.app.state.settings)
 
 
-def org_scope(org_id: OrgIdQuery) -> Scope:
+async def org_scope(org_id: OrgIdQuery) -> Scope:
     return Scope(org_id)
 
 
-def platform_scope() -> Scope:
+async def platform_scope() -> Scope:
     return PLATFORM
 
 

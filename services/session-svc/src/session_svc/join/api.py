@@ -15,7 +15,7 @@ from voice_shared.join import CandidateDep
 router = APIRouter(prefix="/internal/join", tags=["join"])
 
 
-def join_links(settings: SettingsDep) -> JoinLinks:
+async def join_links(settings: SettingsDep) -> JoinLinks:
     return JoinLinks(settings)
 
 

@@ -24,7 +24,7 @@ from voice_shared.api.sessions import KbLinkCreate, KbLinkPublic, KbLinkUpdate
 router = APIRouter()
 
 
-def get_search(request: Request) -> KnowledgeSearch:
+async def get_search(request: Request) -> KnowledgeSearch:
     """The app's search adapter: ``app.state.knowledge_search`` if set, else Postgres full text."""
     search: KnowledgeSearch | None = getattr(request.app.state, "knowledge_search", None)
     if search is None:

@@ -14,7 +14,7 @@ from voice_shared.errors import Forbidden, NotFound
 router = APIRouter(prefix="/internal/sessions", tags=["rooms"])
 
 
-def get_rooms(request: Request) -> Rooms:
+async def get_rooms(request: Request) -> Rooms:
     return request.app.state.rooms
 
 
