@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,8 +62,21 @@ def free_port() -> int:
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_run_serves_every_service_and_stops_on_sigint(
-    platform_env: dict[str, str], tmp_path: Path
+def pid_listening_on(port: int) -> int:
+    """The `voice run` child serving ``port`` (its command line names the port)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"uvicorn" in argv and str(port).encode() in argv:
+            return int(proc.name)
+    raise AssertionError(f"no process serves port {port}")
+
+
+@pytest.mark.chaos
+def test_run_serves_every_service_restarts_one_that_is_killed_and_stops_on_sigint(
+    platform_env: dict[str, str], tmp_path: Path, fault_report: Any
 ) -> None:
     ports = {s.name: free_port() for s in SERVICES}
     env = {
@@ -87,6 +101,19 @@ def test_run_serves_every_service_and_stops_on_sigint(
         assert httpx.get(f"http://127.0.0.1:{gateway}/openapi.json").status_code == 200
         assert f"http://127.0.0.1:{gateway}/openapi.json" in log.read_text()
 
+        # One service killed: it comes back, the others were never stopped, `voice run` goes on.
+        others = {s.name: pid_listening_on(ports[s.name]) for s in SERVICES if s.name != "session-svc"}
+        os.kill(pid_listening_on(ports["session-svc"]), signal.SIGKILL)
+        killed_at = time.monotonic()
+        while "session-svc exited (killed by SIGKILL); restart 1" not in log.read_text():
+            assert run.poll() is None and time.monotonic() < killed_at + 30, log.read_text()
+            time.sleep(0.1)
+        while not _answers(f"http://127.0.0.1:{ports['session-svc']}/healthz"):
+            assert run.poll() is None and time.monotonic() < killed_at + 60, log.read_text()
+            time.sleep(0.1)
+        fault_report("kill -9 a service under voice run", sent=1, lost=0, recovery_seconds=time.monotonic() - killed_at)
+        assert {name: pid_listening_on(ports[name]) for name in others} == others
+
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=30) == 0, log.read_text()
     finally:
@@ -95,6 +122,13 @@ def test_run_serves_every_service_and_stops_on_sigint(
     for port in ports.values():
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/healthz")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.mark.parametrize(("answer", "warned"), [

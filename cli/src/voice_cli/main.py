@@ -137,17 +137,15 @@ def serve(settings: ServiceSettings, startup_timeout: float, bots: int = 0) -> i
                     "--host", HOST, "--port", str(service.port(os.environ)),
                     "--log-level", "warning"]
             supervisor.start(service.name, service_url(service), argv, child_env(service))
-        dead = step("startup", lambda: supervisor.wait_healthy(stop, startup_timeout))
-        for n in range(bots if dead is None and not stop else 0):  # warm bots, once session-svc answers
+        step("startup", lambda: supervisor.wait_healthy(stop, startup_timeout))
+        for n in range(bots if not stop else 0):  # warm bots, once session-svc answers
             supervisor.start(f"bot-{n + 1}", "", [sys.executable, "-m", "voice_cli", "bot"], child_env(SERVICES[0]))
-        if dead is None and not stop:
+        if not stop:
             print(banner(settings), flush=True)
-        while dead is None and not stop:
+        # A service that dies is restarted (with backoff) and reported; only Ctrl-C stops them all.
+        while not stop:
             time.sleep(0.2)
-            dead = supervisor.first_exited()
-        if dead is not None:
-            raise CommandFailed(f"{dead.name} exited with status {dead.exited()}; "
-                                "stopping the other services (its log is above)")
+            supervisor.supervise_once()
         print("stopping...", flush=True)
         return 0
     finally:

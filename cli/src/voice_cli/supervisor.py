@@ -1,20 +1,44 @@
-"""Child processes of `voice run`: start them, watch them, stop them all together."""
+"""Child processes of `voice run`: start them, restart the ones that die, stop them all together.
+
+A child that exits while `voice run` is not stopping is restarted after a delay that doubles with
+each crash (``RestartPolicy``), as the kubelet does with a crashing container; a child that stayed
+up long enough starts again from the shortest delay. Only Ctrl-C or SIGTERM stops everything.
+"""
 
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import FrameType
 
 import httpx
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Delays between restarts: ``first`` doubling up to ``cap``; reset after ``stable`` seconds up."""
+
+    first: float = 0.5
+    cap: float = 30.0
+    stable: float = 60.0
+
+    def delay(self, restarts: int) -> float:
+        """The wait before restart number ``restarts + 1`` of a child that keeps crashing."""
+        return min(self.first * 2**restarts, self.cap)
 
 
 @dataclass
 class Child:
     name: str
     url: str
+    argv: list[str]
+    env: dict[str, str]
     process: subprocess.Popen[bytes]
+    started_at: float
+    restarts: int = 0  # since it last stayed up for the policy's ``stable`` seconds
+    restart_at: float | None = None  # when a crashed child is due to start again
 
     def exited(self) -> int | None:
         return self.process.poll()
@@ -38,45 +62,74 @@ class StopRequest:
         return self.signal is not None
 
 
-class Supervisor:
-    """The platform's processes; ``stop_all`` terminates, waits, then kills stragglers."""
+def describe_exit(status: int) -> str:
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"status {status}"
 
-    def __init__(self, stop_timeout: float = 10.0) -> None:
-        self.children: list[Child] = []
-        self.stop_timeout = stop_timeout
+
+@dataclass
+class Supervisor:
+    """The platform's processes; ``supervise_once`` restarts the dead, ``stop_all`` ends them all."""
+
+    stop_timeout: float = 10.0
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    clock: Callable[[], float] = time.monotonic
+    report: Callable[[str], None] = lambda line: print(f"voice run: {line}", file=sys.stderr, flush=True)
+    children: list[Child] = field(default_factory=list)
 
     def start(self, name: str, url: str, argv: list[str], env: Mapping[str, str]) -> Child:
-        # A session of their own: Ctrl-C in the terminal reaches only us, and we stop the
-        # children once, in order, instead of each of them racing its own shutdown.
-        process = subprocess.Popen(argv, env=dict(env), start_new_session=True)
-        child = Child(name, url, process)
+        child = Child(name, url, list(argv), dict(env), self._spawn(argv, env), self.clock())
         self.children.append(child)
         return child
 
-    def first_exited(self) -> Child | None:
-        return next((c for c in self.children if c.exited() is not None), None)
+    @staticmethod
+    def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        # A session of their own: Ctrl-C in the terminal reaches only us, and we stop the
+        # children once, in order, instead of each of them racing its own shutdown.
+        return subprocess.Popen(argv, env=dict(env), start_new_session=True)
 
-    def wait_healthy(self, stop: StopRequest, timeout: float = 60.0) -> Child | None:
-        """Poll every /healthz until all answer; returns a child that exited first, if any.
+    def supervise_once(self) -> None:
+        """Schedule a restart for each child that died; start those whose delay has passed."""
+        now = self.clock()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.process = self._spawn(child.argv, child.env)
+                    child.started_at, child.restart_at = now, None
+                continue
+            status = child.exited()
+            if status is None:
+                continue
+            if now - child.started_at >= self.policy.stable:
+                child.restarts = 0
+            delay = self.policy.delay(child.restarts)
+            child.restarts += 1
+            child.restart_at = now + delay
+            self.report(f"{child.name} exited ({describe_exit(status)}); restart {child.restarts} in {delay:g} s")
+
+    def wait_healthy(self, stop: StopRequest, timeout: float = 60.0) -> None:
+        """Poll every /healthz until all answer, restarting any that die meanwhile.
 
         Raises TimeoutError naming the services still silent after ``timeout``.
         """
-        waiting = list(self.children)
-        deadline = time.monotonic() + timeout
+        waiting = [c for c in self.children if c.url]
+        deadline = self.clock() + timeout
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while waiting and not stop:
-                if (dead := self.first_exited()) is not None:
-                    return dead
-                waiting = [c for c in waiting if not _healthy(client, c.url)]
-                if waiting and time.monotonic() > deadline:
+                self.supervise_once()
+                waiting = [c for c in waiting if c.restart_at is not None or not _healthy(client, c.url)]
+                if waiting and self.clock() > deadline:
                     names = ", ".join(c.name for c in waiting)
                     raise TimeoutError(f"no answer from /healthz of {names} after {timeout:.0f} s")
                 if waiting:
                     time.sleep(0.2)
-        return None
 
     def stop_all(self) -> None:
-        alive = [c for c in self.children if c.exited() is None]
+        alive = [c for c in self.children if c.restart_at is None and c.exited() is None]
         for child in alive:
             child.process.terminate()
         deadline = time.monotonic() + self.stop_timeout
