@@ -65,7 +65,7 @@ test-fuzz: install ## Schemathesis over the gateway's OpenAPI
 
 bench: bench-api bench-voice ## Every benchmark
 
-bench-api: install ## Sessions created, fetched, listed via the gateway vs session-svc (N=500 C=16)
+bench-api: install ## Sessions created, fetched, listed, and a 50-client mixed run, via the gateway vs session-svc, with where the time goes (N=500 C=16)
 	$(BIN)/python bench/bench_api.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
 
 bench-voice: install ## Simulated interviews, embedded stack: voice-to-voice p50/p95, STT/TTS per turn, cold vs warm bot (INTERVIEWS=3)

@@ -10,6 +10,7 @@ against each, prints one table and drops what it created.
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -39,6 +40,7 @@ class Result:
     latencies: list[float]
     elapsed: float
     errors: int
+    timings: list[dict[str, float]]  # each response's Server-Timing entries (ms)
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -49,11 +51,19 @@ class Result:
         return len(self.latencies) / self.elapsed
 
 
+def server_timing(response: httpx.Response) -> dict[str, float]:
+    """``{"gateway": 3.1, "session-svc-db": 0.8, ...}`` from the response's Server-Timing headers."""
+    entries = ",".join(response.headers.get_list("server-timing"))
+    pairs = (entry.strip().split(";dur=") for entry in entries.split(",") if ";dur=" in entry)
+    return {name: float(value) for name, value in pairs}
+
+
 async def run_load(
-    n: int, concurrency: int, request: Callable[[int], Awaitable[httpx.Response]], expected: int
-) -> tuple[list[float], float, int]:
-    """Issue ``n`` requests with ``concurrency`` in flight; returns latencies, wall time, errors."""
+    n: int, concurrency: int, request: Callable[[int], Awaitable[httpx.Response]], expected: tuple[int, ...]
+) -> tuple[list[float], float, int, list[dict[str, float]]]:
+    """Issue ``n`` requests with ``concurrency`` in flight; returns latencies, wall time, errors, timings."""
     latencies: list[float] = []
+    timings: list[dict[str, float]] = []
     errors = 0
     next_index = iter(range(n))
 
@@ -63,18 +73,21 @@ async def run_load(
             started = time.perf_counter()
             response = await request(i)
             latencies.append(time.perf_counter() - started)
-            if response.status_code != expected:
+            timings.append(server_timing(response))
+            if response.status_code not in expected:
                 errors += 1
                 if errors == 1:
                     print(f"unexpected {response.status_code}: {response.text[:300]}", file=sys.stderr)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started, errors
+    return latencies, time.perf_counter() - started, errors, timings
 
 
-async def bench_target(name: str, base_url: str, token: str, org: uuid.UUID, n: int, c: int) -> list[Result]:
-    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+async def bench_target(
+    name: str, base_url: str, token: str, org: uuid.UUID, n: int, c: int, mixed_clients: int
+) -> list[Result]:
+    limits = httpx.Limits(max_connections=max(c, mixed_clients), max_keepalive_connections=max(c, mixed_clients))
     async with httpx.AsyncClient(base_url=base_url, headers=auth(token), limits=limits,
                                  timeout=30.0, trust_env=False) as client:
         q = f"?orgId={org}"
@@ -93,10 +106,15 @@ async def bench_target(name: str, base_url: str, token: str, org: uuid.UUID, n: 
         async def list_page(_: int) -> httpx.Response:
             return await client.get(f"/api/voice/sessions{q}&limit=20")
 
+        async def mixed(i: int) -> httpx.Response:
+            return await (create(i) if i % 2 else list_page(i))
+
         results = []
-        for operation, request, expected in (("create", create, 201), ("get", fetch, 200), ("list", list_page, 200)):
-            latencies, elapsed, errors = await run_load(n, c, request, expected)
-            results.append(Result(name, operation, latencies, elapsed, errors))
+        for operation, request, expected, clients in (
+            ("create", create, (201,), c), ("get", fetch, (200,), c), ("list", list_page, (200,), c),
+            ("mixed", mixed, (200, 201), mixed_clients),  # half creates, half lists
+        ):
+            results.append(Result(name, operation, *await run_load(n, clients, request, expected)))
         return results
 
 
@@ -115,6 +133,26 @@ def table(results: list[Result]) -> str:
             lines.append(f"  {r.operation:<7} p50 x{r.percentile(50) / d.percentile(50):.2f}   "
                          f"p95 x{r.percentile(95) / d.percentile(95):.2f}   "
                          f"throughput x{r.throughput / d.throughput:.2f}")
+    lines += ["", "where the time goes (mixed run, medians in ms; Server-Timing of each service):",
+              f"{'target':<12} {'client':>8} {'gateway':>8} {'hop':>8} {'session':>8} {'db':>8} {'app':>8}"]
+    for r in results:
+        if r.operation != "mixed" or not r.timings:
+            continue
+
+        def median(values: list[float]) -> float:
+            return statistics.median(values) if values else float("nan")
+
+        gateway = [t.get("gateway", float("nan")) for t in r.timings]
+        session = [t.get("session-svc", float("nan")) for t in r.timings]
+        db = [t.get("session-svc-db", float("nan")) for t in r.timings]
+        hop = [g - s for g, s in zip(gateway, session, strict=True)]
+        app = [s - d for s, d in zip(session, db, strict=True)]
+        shown = ["-" if r.target != "gateway" else f"{median(values):8.2f}" for values in (gateway, hop)]
+        lines.append(f"{r.target:<12} {r.percentile(50):8.2f} {shown[0]:>8} {shown[1]:>8} {median(session):8.2f} "
+                     f"{median(db):8.2f} {median(app):8.2f}")
+    lines.append("hop: the gateway's own time (auth, validation, the forwarded call's overhead); db: time in "
+                 "SQL statements; app: session-svc's time outside them (framework, serialisation, auth); "
+                 "client: what the benchmark's client saw, queueing included")
     return "\n".join(lines)
 
 
@@ -127,6 +165,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=500, help="sessions per target (default 500)")
     parser.add_argument("-c", type=int, default=16, help="requests in flight (default 16)")
+    parser.add_argument("--mixed-clients", type=int, default=50,
+                        help="clients of the mixed create/list run (default 50)")
     args = parser.parse_args()
 
     # Ports, database and namespace of its own, so it runs beside `make run`.
@@ -157,10 +197,12 @@ def main() -> int:
             results = []
             for name in ("session-svc", "gateway"):
                 # Warm up connections and caches, then measure on a fresh org.
-                await bench_target(name, service_url(wanted[name]), token, org, min(50, args.n), args.c)
+                await bench_target(name, service_url(wanted[name]), token, org, min(50, args.n), args.c,
+                                   args.mixed_clients)
                 fresh = uuid.uuid4()
                 fresh_token = mint_dev_token(settings, "bench-admin", {fresh: Role.org_admin})
-                results += await bench_target(name, service_url(wanted[name]), fresh_token, fresh, args.n, args.c)
+                results += await bench_target(name, service_url(wanted[name]), fresh_token, fresh, args.n, args.c,
+                                              args.mixed_clients)
             return results
 
         results = asyncio.run(both())

@@ -311,3 +311,11 @@ async def test_internal_routes_are_not_exposed(client, upstream, admin, path) ->
     r = await client.post(path, headers=admin, json={})
     assert r.status_code == 404
     assert upstream.seen == []
+
+
+async def test_server_timing_says_where_the_time_went(gateway, token) -> None:  # type: ignore[no-untyped-def]
+    org = uuid.uuid4()
+    answer = await gateway.get(f"/api/voice/sessions?orgId={org}", headers=auth(token(org, "org_admin")))
+    timings = dict(entry.strip().split(";dur=") for entry in answer.headers["server-timing"].split(","))
+    assert set(timings) == {"gateway", "gateway-db", "session-svc", "session-svc-db"}
+    assert float(timings["gateway"]) >= float(timings["session-svc"]) >= float(timings["session-svc-db"]) > 0

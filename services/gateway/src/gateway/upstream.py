@@ -100,4 +100,6 @@ async def forward(request: Request, body: BaseModel | None = None) -> Response:
                     content_type=media_type)
         raise BadGateway("session-svc gave an answer that is not JSON.",
                          details={"upstream": "session-svc", "status": answer.status_code})
-    return Response(answer.content or None, status_code=answer.status_code, media_type=media_type)
+    # session-svc's Server-Timing goes on to the caller; the gateway's own entry is added beside it.
+    passed = {"server-timing": t} if (t := answer.headers.get("server-timing")) else None
+    return Response(answer.content or None, status_code=answer.status_code, media_type=media_type, headers=passed)
