@@ -6,7 +6,12 @@ import json
 import uuid
 from typing import Any
 
-from voice_shared.bus import REASON_HEADER, dead_letter_queue, parked_queue, queue, subscription
+import aio_pika
+import pytest
+from aiormq.exceptions import ChannelPreconditionFailed
+
+from voice_cli.infra import declare_bus
+from voice_shared.bus import REASON_HEADER, dead_letter_queue, delete_topology, parked_queue, queue, subscription
 from voice_shared.contracts import SessionStarted, envelope
 
 SEGMENTS = subscription("transcript-svc", "segments")
@@ -84,3 +89,28 @@ async def test_a_dead_letter_consumer_parks_what_it_cannot_decode_and_still_fail
     assert all(REASON_HEADER in m.headers for m in parked.values())
     assert status is not None and (status["status"], status["statusReason"]) == ("failed", "bot_lost")
     assert await raw_bus.depth(dlq) == 0
+
+
+async def test_declaring_replaces_an_empty_queue_with_older_arguments_and_refuses_a_full_one(  # type: ignore[no-untyped-def]
+    base_settings,
+) -> None:
+    namespace = f"{base_settings.bus_namespace}u{uuid.uuid4().hex[:6]}"
+    settings = base_settings.model_copy(update={"bus_namespace": namespace})
+    old_dlq = dead_letter_queue(namespace, SEGMENTS).name  # as earlier versions declared it: no limit
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(old_dlq, durable=True, arguments={"x-queue-type": "quorum"})
+            await declare_bus(settings)  # replaced: it was empty
+            channel = await connection.channel()
+            with pytest.raises(ChannelPreconditionFailed):
+                await channel.declare_queue(old_dlq, durable=True, arguments={"x-queue-type": "quorum"})
+            channel = await connection.channel()
+            await channel.queue_delete(old_dlq)
+            await channel.declare_queue(old_dlq, durable=True, arguments={"x-queue-type": "quorum"})
+            await channel.default_exchange.publish(aio_pika.Message(b"kept"), routing_key=old_dlq)
+            with pytest.raises(RuntimeError, match="holds 1 messages"):
+                await declare_bus(settings)
+    finally:
+        await delete_topology(settings.amqp_url, namespace)

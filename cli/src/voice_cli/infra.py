@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.engine import make_url
 
 from voice_cli.registry import with_schema
-from voice_shared.bus import declare_topology, make_broker
+from voice_shared.bus import declare_topology, make_broker, replace_outdated_queues
 from voice_shared.dbsetup import ensure_database
 from voice_shared.migrations import upgrade
 from voice_shared.settings import ServiceSettings
@@ -178,6 +178,8 @@ async def setup_database(settings: ServiceSettings, superuser: str) -> list[str]
 
 
 async def declare_bus(settings: ServiceSettings) -> None:
+    for name in await replace_outdated_queues(settings.amqp_url, settings.bus_namespace):
+        print(f"replaced queue {name}: it was empty and declared with older arguments")
     broker = make_broker(settings)
     await broker.connect()
     try:

@@ -182,6 +182,39 @@ async def declare_topology(broker: RabbitBroker, namespace: str) -> None:
         await declared.bind(exchanges[exchange.name], routing_key=q.routing_key)
 
 
+async def replace_outdated_queues(amqp_url: str, namespace: str) -> list[str]:
+    """Delete the namespace's empty queues whose arguments changed, so ``declare_topology`` makes them anew.
+
+    RabbitMQ refuses to redeclare a queue with other arguments (dead-letter queues gained a delivery
+    limit, say). An empty one is safe to replace; one holding messages is left for an operator, with
+    an error that says so. Returns the names of the queues replaced.
+    """
+    from aiormq.exceptions import ChannelPreconditionFailed
+
+    replaced = []
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        for q, _ in topology(namespace):
+            channel = await connection.channel()
+            try:
+                await channel.declare_queue(q.name, durable=q.durable, arguments=q.arguments)
+                await channel.close()
+                continue
+            except ChannelPreconditionFailed:
+                pass  # the failure closed that channel
+            channel = await connection.channel()
+            existing = await channel.declare_queue(q.name, passive=True)
+            if existing.declaration_result.message_count:
+                raise RuntimeError(
+                    f"queue {q.name} was declared with other arguments and holds "
+                    f"{existing.declaration_result.message_count} messages: move or drain them, delete the "
+                    "queue, and declare again")
+            await channel.queue_delete(q.name)
+            await channel.close()
+            replaced.append(q.name)
+    return replaced
+
+
 async def delete_topology(amqp_url: str, namespace: str) -> None:
     """Delete every queue and exchange of a namespace (tests and throwaway stacks)."""
     connection = await aio_pika.connect(amqp_url)
