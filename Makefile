@@ -47,14 +47,14 @@ run: install ## Start the platform on its embedded defaults (gateway on 127.0.0.
 
 test: install $(HELM) $(CHROMIUM) $(ESPEAK) ## Every tier: unit, service, flow, isolation, fuzz and chart tests (real Postgres/RabbitMQ)
 	$(BIN)/voice check
-	HELM_BIN=$(abspath $(HELM)) $(BIN)/pytest -q
+	HELM_BIN=$(abspath $(HELM)) $(BIN)/pytest -q -m "not disruptive"
 
 test-unit: install ## Pure logic only, no I/O
 	$(BIN)/pytest -q -m "not integration and not e2e"
 
 test-integration: install ## Tests against real Postgres and RabbitMQ
 	$(BIN)/voice check
-	$(BIN)/pytest -q -m "integration and not slow"
+	$(BIN)/pytest -q -m "integration and not slow and not disruptive"
 
 chaos: install $(ESPEAK) ## The fault suite (marker chaos): undecodable messages, hostile headers, killed processes, dropped connections; prints a table
 	$(BIN)/voice check
