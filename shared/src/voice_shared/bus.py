@@ -332,16 +332,8 @@ def consume(
         target = source.name
 
     def register(handler: Handler[E]) -> Any:
-        async def settle(event: E, env: Envelope, message: RabbitMessage) -> None:
-            try:
-                await handler(event, env)
-            except Exception:
-                log.exception("event_handler_failed")
-                await message.reject(requeue=True)
-                return
-            await message.ack()
-
-        return _subscribe(broker, namespace, source, exchange, target, contract, settle, handler.__name__,
+        return _subscribe(broker, namespace, source, exchange, target, contract,
+                          _acking(handler, requeue_on_error=True), handler.__name__,
                           prefetch=sub.prefetch, org_required=org_required)
 
     return register
@@ -390,19 +382,26 @@ def consume_instance(
     target = parked_queue(namespace).name
 
     def register(handler: Handler[E]) -> Any:
-        async def settle(event: E, env: Envelope, message: RabbitMessage) -> None:
-            try:
-                await handler(event, env)
-            except Exception:
-                log.exception("event_handler_failed")
-                await message.reject(requeue=False)
-                return
-            await message.ack()
-
-        return _subscribe(broker, namespace, source, events_exchange(namespace), target, contract, settle,
-                          handler.__name__, prefetch=16, org_required=org_required)
+        return _subscribe(broker, namespace, source, events_exchange(namespace), target, contract,
+                          _acking(handler, requeue_on_error=False), handler.__name__,
+                          prefetch=16, org_required=org_required)
 
     return register
+
+
+def _acking(handler: Handler[E], *, requeue_on_error: bool) -> JobHandler[E]:
+    """Ack after ``handler`` returns; reject (requeued or not) when it raises."""
+
+    async def settle(event: E, env: Envelope, message: RabbitMessage) -> None:
+        try:
+            await handler(event, env)
+        except Exception:
+            log.exception("event_handler_failed")
+            await message.reject(requeue=requeue_on_error)
+            return
+        await message.ack()
+
+    return settle
 
 
 def _subscribe(
