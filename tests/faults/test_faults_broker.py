@@ -19,8 +19,9 @@ from voice_shared.testing import auth, config_body, session_body
 pytestmark = [pytest.mark.chaos, pytest.mark.disruptive]
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+async def rabbitmqctl(*args: str) -> None:
+    """In a thread: the services in this process go on seeing the broker leave and come back."""
+    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
 async def test_a_broker_outage_gives_503s_keeps_state_and_delivers_every_event_after(  # type: ignore[no-untyped-def]
@@ -40,7 +41,8 @@ async def test_a_broker_outage_gives_503s_keeps_state_and_delivers_every_event_a
     await queue.bind(f"{base_settings.bus_namespace}.events", routing_key="session.created")
     await connection.close()
 
-    rabbitmqctl("stop_app")
+    await rabbitmqctl("stop_app")
+    await asyncio.sleep(1)  # the clients read the broker's goodbye
     try:
         ready = await asyncio.wait_for(gateway.get("/readyz"), 15)
         offer = await asyncio.wait_for(gateway.post(
@@ -49,7 +51,7 @@ async def test_a_broker_outage_gives_503s_keeps_state_and_delivers_every_event_a
         made = [(await gateway.post(f"/api/voice/sessions?orgId={org}", json=session_body(config["id"]),
                                     headers=admin)) for _ in range(5)]
     finally:
-        rabbitmqctl("start_app")
+        await rabbitmqctl("start_app")
     back = time.monotonic()
 
     connection = await aio_pika.connect_robust(base_settings.amqp_url)
