@@ -69,10 +69,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that reach the real database or broker are marked ``integration`` automatically."""
+    """Tests that reach the real database or broker are marked ``integration`` automatically;
+    ``disruptive`` ones (they stop the broker under the run's long-lived connections) run last."""
     for item in items:
         if "platform_env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from voice_cli.infra import declare_bus
 from voice_shared.bus import REASON_HEADER, dead_letter_queue, delete_topology, parked_queue, queue, subscription
 from voice_shared.contracts import SessionStarted, envelope
 
+pytestmark = pytest.mark.chaos
+
 SEGMENTS = subscription("transcript-svc", "segments")
 JOBS = subscription("bot", "jobs")
 

@@ -14,6 +14,8 @@ from voice_shared.http import create_service_app
 from voice_shared.settings import ServiceSettings
 from voice_shared.testing import auth, config_body, session_body
 
+pytestmark = pytest.mark.chaos
+
 
 async def test_a_huge_correlation_id_is_replaced_and_events_of_every_org_keep_flowing(  # type: ignore[no-untyped-def]
     gateway, token, event_log, fault_report
