@@ -3,6 +3,8 @@ running service apps, and token factories. Real Postgres and RabbitMQ, nothing m
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -94,6 +96,7 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
         "bus_namespace": f"t{run_id}",
         "environment": "test",
         "json_logs": "true",
+        "object_store_dir": tempfile.mkdtemp(prefix=f"voice-objects-{run_id}-"),
     }
     await ensure_database(PG, env["database_url"], env["migration_database_url"],
                           [s.schema for s in SERVICES_WITH_SCHEMA if s.schema])
@@ -103,6 +106,7 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
             upgrade, service.migrations_dir(), env["migration_database_url"], service.schema, "voice_app",
         )
     yield env
+    shutil.rmtree(env["object_store_dir"], ignore_errors=True)
     await drop_database(PG, db)
     await delete_topology(AMQP, env["bus_namespace"])
 
@@ -191,6 +195,40 @@ async def publish(base_settings, topology) -> AsyncIterator[Publish]:  # type: i
 
     yield send
     await broker.stop()
+
+
+Handled = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def handled(platform_env: dict[str, str]) -> Handled:
+    """``await handled(schema, consumer, *event_ids)``: until that consumer's inbox holds every one of
+    the events (their effects are committed). Read as the owner: the application role may only
+    insert into the inbox."""
+    from sqlalchemy import text
+
+    from voice_shared.db import make_engine, make_sessionmaker, transaction
+
+    async def wait(schema: str, consumer: str, *event_ids: UUID, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        deadline = asyncio.get_running_loop().time() + timeout
+        wanted = {str(e) for e in event_ids}
+        engine = make_engine(platform_env["migration_database_url"], pool_size=1)
+        try:
+            while True:
+                async with transaction(make_sessionmaker(engine)) as tx:
+                    rows = await tx.execute(
+                        text(f"SELECT event_id::text FROM {schema}.inbox "
+                             "WHERE consumer = :c AND event_id::text = ANY(:ids)"),
+                        {"c": consumer, "ids": list(wanted)},
+                    )
+                    if {r[0] for r in rows} == wanted:
+                        return
+                assert asyncio.get_running_loop().time() < deadline, f"{consumer} did not handle the events in time"
+                await asyncio.sleep(0.05)
+        finally:
+            await engine.dispose()
+
+    return wait
 
 
 SegmentEvent = Callable[..., Envelope]

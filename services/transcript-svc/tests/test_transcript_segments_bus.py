@@ -9,13 +9,12 @@ from uuid import UUID
 
 import aio_pika
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import text
 
 from transcript_svc.settings import SCHEMA
 from voice_shared.api.transcripts import SessionSegments
 from voice_shared.bus import dead_letter_queue, subscription
-from voice_shared.db import make_engine, make_sessionmaker, transaction
+from voice_shared.db import transaction
 from voice_shared.testing import auth
 
 CONSUMER = subscription("transcript-svc", "segments").consumer
@@ -39,29 +38,6 @@ async def wait_until(
             return body
         assert asyncio.get_running_loop().time() < deadline, f"still {body.model_dump()}"
         await asyncio.sleep(0.05)
-
-
-async def handled(app: FastAPI, *event_ids: UUID, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait until the consumer's inbox holds every one of ``event_ids`` (their effects are committed).
-
-    Read as the owner role: the application role may only insert into the inbox."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    wanted = {str(e) for e in event_ids}
-    engine = make_engine(app.state.settings.migration_database_url, pool_size=1)
-    try:
-        while True:
-            async with transaction(make_sessionmaker(engine)) as tx:
-                rows = await tx.execute(
-                    text(f"SELECT event_id::text FROM {SCHEMA}.inbox "
-                         "WHERE consumer = :c AND event_id::text = ANY(:ids)"),
-                    {"c": CONSUMER, "ids": list(wanted)},
-                )
-                if {r[0] for r in rows} == wanted:
-                    return
-            assert asyncio.get_running_loop().time() < deadline, "the events were not handled in time"
-            await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
 
 
 def fields(body: SessionSegments) -> list[dict[str, Any]]:
@@ -100,20 +76,20 @@ async def test_published_segments_are_stored_with_every_field(  # type: ignore[n
 
 
 async def test_a_duplicate_delivery_is_stored_once(  # type: ignore[no-untyped-def]
-    transcript_svc, transcript_svc_app, token, publish, segment_event
+    transcript_svc, transcript_svc_app, token, publish, segment_event, handled
 ) -> None:
     org, sid, bot = uuid.uuid4(), uuid.uuid4(), token(service="bot")
     first = segment_event(org, sid, 0, text="What the bot said first.")
     await publish(first)
     await publish(first)  # a redelivery: the same event twice
-    await handled(transcript_svc_app, first.event_id)
+    await handled(SCHEMA, CONSUMER, first.event_id)
     # The same sequence again under another event id (a bot that resumed and published it again),
     # and the same event once more; then the next segment.
     again = segment_event(org, sid, 0, text="The same segment, published a second time.")
     following = segment_event(org, sid, 1)
     for env in (first, again, following):
         await publish(env)
-    await handled(transcript_svc_app, again.event_id, following.event_id)
+    await handled(SCHEMA, CONSUMER, again.event_id, following.event_id)
 
     body = await wait_until(transcript_svc, bot, org, sid, lambda b: len(b.segments) == 2)
 
@@ -144,7 +120,7 @@ async def test_segments_arriving_out_of_order_are_returned_in_order(  # type: ig
 
 
 async def test_a_final_segment_replaces_an_interim_one_never_the_reverse(  # type: ignore[no-untyped-def]
-    transcript_svc, transcript_svc_app, token, publish, segment_event
+    transcript_svc, transcript_svc_app, token, publish, segment_event, handled
 ) -> None:
     org, sid, bot = uuid.uuid4(), uuid.uuid4(), token(service="bot")
     interim = segment_event(org, sid, 0, speaker="candidate", text="Yes, let", final=False)
@@ -157,7 +133,7 @@ async def test_a_final_segment_replaces_an_interim_one_never_the_reverse(  # typ
     late_final = segment_event(org, sid, 0, speaker="candidate", text="Yes, lets begin", final=True)
     await publish(late_interim)
     await publish(late_final)
-    await handled(transcript_svc_app, late_interim.event_id, late_final.event_id)
+    await handled(SCHEMA, CONSUMER, late_interim.event_id, late_final.event_id)
 
     after = await segments(transcript_svc, bot, org, sid)
     assert fields(after) == fields(body)
@@ -165,7 +141,7 @@ async def test_a_final_segment_replaces_an_interim_one_never_the_reverse(  # typ
 
 
 async def test_a_segment_colliding_with_another_orgs_session_changes_nothing(  # type: ignore[no-untyped-def]
-    transcript_svc, transcript_svc_app, token, publish, segment_event
+    transcript_svc, transcript_svc_app, token, publish, segment_event, handled
 ) -> None:
     owner, intruder, sid, bot = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), token(service="bot")
     await publish(segment_event(owner, sid, 0, text="the owner's interim", final=False))
@@ -174,7 +150,7 @@ async def test_a_segment_colliding_with_another_orgs_session_changes_nothing(  #
     # interim segment nor fail (the row is invisible to the other org's transaction).
     collision = segment_event(intruder, sid, 0, text="the intruder's final")
     await publish(collision)
-    await handled(transcript_svc_app, collision.event_id)
+    await handled(SCHEMA, CONSUMER, collision.event_id)
 
     assert fields(await segments(transcript_svc, bot, owner, sid)) == fields(before)
     assert (await segments(transcript_svc, bot, intruder, sid)).segments == []

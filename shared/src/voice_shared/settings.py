@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 10
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # How often a service's outbox relay looks for unsent events when nothing wakes it.
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
     # Prefix of every exchange and queue name, so several platforms (or test runs) share a broker.
     bus_namespace: str = "voice"
 
@@ -43,6 +45,16 @@ class ServiceSettings(BaseSettings):
     join_token_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     public_url: str = "http://127.0.0.1:8000"  # the gateway as candidates reach it (join links)
     data_retention_days: int = Field(default=90, ge=1)  # told to candidates before they consent
+
+    # Archived transcripts and recordings (voice_shared.objects): a local folder by default, or any
+    # S3 endpoint (AWS, MinIO). Credentials come from boto3's usual chain (environment, role).
+    object_store: Literal["local", "s3"] = "local"
+    object_store_dir: str = "var/objects"
+    object_store_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9._-]+/)*$")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "voice-platform"
+    s3_region: str = "us-east-1"
+    s3_kms_key_id: str | None = None  # SSE-KMS on every object when set
 
     log_level: str = "INFO"
     json_logs: bool | None = None  # None: JSON when stderr is not a terminal

@@ -36,7 +36,6 @@ class SessionSettings(ServiceSettings):
     port: int = 8001
     db_schema: str = SCHEMA
     app_role: str = "voice_app"
-    outbox_poll_seconds: float = 0.5
     max_document_bytes: int = 512 * 1024
 
     # --- provider credentials: where secrets are kept ---------------------------------------

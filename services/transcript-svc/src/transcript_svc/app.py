@@ -1,15 +1,20 @@
-"""transcript-svc: stores transcript segments; FastAPI and FastStream in one process."""
+"""transcript-svc: segments, final transcripts and their archive; FastAPI and FastStream in one process."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from transcript_svc import api, handlers
+from transcript_svc.archive import Archive
 from transcript_svc.settings import TranscriptSettings
-from voice_shared.bus import make_broker
+from voice_shared.bus import make_broker, publish_envelope
+from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker
 from voice_shared.http import bus_ready, create_service_app, database_ready
+from voice_shared.objects import object_store
+from voice_shared.outbox import OutboxRelay
 
 
 def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
@@ -18,14 +23,23 @@ def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_sessionmaker(engine)
     broker = make_broker(settings)
-    handlers.register(broker, settings, sessions)
+    archive = Archive(object_store(settings), settings.object_store_prefix)
+
+    async def publish(env: Envelope) -> None:
+        await publish_envelope(broker, settings.bus_namespace, env)
+
+    relay = OutboxRelay(sessions, settings.db_schema, publish, poll_seconds=settings.outbox_poll_seconds)
+    handlers.register(broker, settings, sessions, archive, relay)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.start()
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         try:
             yield
         finally:
+            relay.stop()
+            await relay_task
             await broker.stop()
             await engine.dispose()
 
@@ -35,5 +49,7 @@ def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
     )
     app.state.sessions = sessions
     app.state.broker = broker
+    app.state.archive = archive
+    app.state.relay = relay
     app.include_router(api.router)
     return app

@@ -1,10 +1,12 @@
 """Table models of transcript-svc (DDL lives in migrations/; these map the same tables)."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, DateTime
 from sqlalchemy import text as sql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from transcript_svc.settings import SCHEMA
@@ -29,5 +31,35 @@ class TranscriptSegmentRow(SQLModel, table=True):
     final: bool
     event_id: UUID  # the event whose content the row holds
     stored_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
+    )
+
+
+class TranscriptRow(SQLModel, table=True):
+    """A session's final transcript: its facts and where its renderings are archived.
+
+    The segments themselves stay in ``transcript_segments``; ``revision`` goes up each time late
+    segments are merged, and the row and the segments change in the same transaction.
+    """
+
+    __tablename__ = "transcripts"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    org_id: UUID
+    session_id: UUID = Field(unique=True)
+    revision: int
+    session_status: str
+    end_reason: str
+    segment_count: int
+    word_count: int
+    speakers: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    duration_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str
+    object_keys: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
+    )
+    updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
     )

@@ -3,11 +3,12 @@
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from transcript_svc.models import TranscriptRow as T
 from transcript_svc.models import TranscriptSegmentRow as S
 
 # stored: a new row; replaced: a final segment over an interim one; kept: the row there stays;
@@ -44,3 +45,35 @@ async def segments_of(tx: AsyncSession, session_id: UUID) -> list[S]:
     """The session's segments visible in this transaction's org, in sequence order."""
     rows = await tx.execute(select(S).where(col(S.session_id) == session_id).order_by(col(S.sequence)))
     return list(rows.scalars())
+
+
+async def lock_session(tx: AsyncSession, session_id: UUID) -> None:
+    """Serialise the transaction with every other that writes the session's transcript (until it ends).
+
+    A segment and the session's end can be handled at once (two queues, or two processes): without
+    this, finalisation could read the segments just before a segment commits that saw no transcript
+    yet, and that segment would be in neither the first revision nor a later one.
+    """
+    await tx.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                     {"key": f"transcript:{session_id}"})
+
+
+async def transcript_of(tx: AsyncSession, session_id: UUID) -> T | None:
+    rows = await tx.execute(select(T).where(col(T.session_id) == session_id))
+    return rows.scalar_one_or_none()
+
+
+async def transcript(tx: AsyncSession, transcript_id: UUID) -> T | None:
+    return await tx.get(T, transcript_id)
+
+
+async def save_transcript(tx: AsyncSession, row: T) -> None:
+    tx.add(row)
+    await tx.flush()
+
+
+async def delete_session_record(tx: AsyncSession, session_id: UUID) -> int:
+    """Delete the session's transcript and segments; returns how many segments went."""
+    await tx.execute(delete(T).where(col(T.session_id) == session_id))
+    gone = await tx.execute(delete(S).where(col(S.session_id) == session_id).returning(col(S.sequence)))
+    return len(gone.all())

@@ -1,9 +1,10 @@
-"""What transcript-svc's internal API answers: a session's stored transcript segments.
+"""What transcript-svc answers: a session's stored segments (for the bot) and final transcripts.
 
-The bot worker reads them to resume an interview that another bot started (after a crash).
-Fields are those of the ``transcript.segment`` contract, camelCase on the wire.
+The bot worker reads the segments to resume an interview that another bot started (after a crash).
+Segment fields are those of the ``transcript.segment`` contract, camelCase on the wire.
 """
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -40,3 +41,47 @@ class SessionSegments(ApiModel):
     segments: list[StoredSegment] = Field(description="Stored segments, ordered by sequence (gaps possible "
                                                       "while later segments overtake earlier ones).")
     next_sequence: int = Field(ge=0, description="The highest stored sequence + 1; 0 when none is stored.")
+
+
+Role = Literal["interviewer", "candidate"]
+ROLES: dict[str, Role] = {"bot": "interviewer", "candidate": "candidate"}
+TranscriptFormat = Literal["json", "txt", "vtt"]
+FORMATS: tuple[TranscriptFormat, ...] = ("json", "txt", "vtt")
+
+
+class TranscriptSegmentPublic(StoredSegment):
+    """A segment of the final transcript, with the speaker's role in the interview."""
+
+    role: Role = Field(description="'interviewer' for the bot, 'candidate' for the candidate.")
+
+
+class SpeakerStats(ApiModel):
+    """What one side of the interview said."""
+
+    words: int = Field(ge=0, description="Words spoken.")
+    talk_ms: int = Field(ge=0, description="Time speaking (sum of the segments' lengths).")
+    talk_share: float = Field(ge=0, le=1, description="Share of all speaking time, 0-1.")
+
+
+class TranscriptSummary(ApiModel):
+    """A final transcript without its content: what lists give."""
+
+    id: UUID = Field(description="The transcript (one per session).")
+    session_id: UUID = Field(description="The session it records.")
+    revision: int = Field(ge=1, description="1 when finalised; up by one for each merge of late segments.")
+    session_status: Literal["completed", "failed", "cancelled"] = Field(description="How the session ended.")
+    end_reason: str = Field(description="Why the session ended, e.g. 'plan_complete'.")
+    segment_count: int = Field(ge=0)
+    word_count: int = Field(ge=0, description="Words of both speakers.")
+    duration_ms: int = Field(ge=0, description="From session start to the end of the last segment.")
+    speakers: dict[Role, SpeakerStats] = Field(description="Words and talk time of each speaker.")
+    created_at: datetime = Field(description="When it was first finalised.")
+    updated_at: datetime = Field(description="When its latest revision was made.")
+
+
+class TranscriptPublic(TranscriptSummary):
+    """A final transcript: its segments in order and, when asked for, the full text."""
+
+    segments: list[TranscriptSegmentPublic] = Field(description="Every segment, in sequence order.")
+    text: str | None = Field(default=None, description="The full text, one line per segment "
+                                                       "(only with `includeText=true`).")

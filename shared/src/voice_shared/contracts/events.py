@@ -218,14 +218,32 @@ class TranscriptSegment(Event):
 
 @register
 class TranscriptCompleted(Event):
-    """transcript-svc stored the final transcript of a session."""
+    """transcript-svc finalised a session's transcript (revision 1), or merged late segments into it
+    (revision 2, 3, ...). Consumers keep the highest revision they have seen."""
 
     type = "transcript.completed"
     session_id: UUID = Field(description="The session.")
-    transcript_id: UUID = Field(description="The stored transcript.")
-    word_count: int = Field(ge=0, description="Words in the transcript.")
+    transcript_id: UUID = Field(description="The stored transcript (the same id for every revision).")
+    revision: int = Field(ge=1, description="1 when first finalised; up by one for each merge of late segments.")
+    session_status: Literal["completed", "failed", "cancelled"] = Field(description="How the session ended.")
     segment_count: int = Field(ge=0, description="Segments in the transcript.")
-    object_url: str | None = Field(default=None, description="Where the full text is stored.")
+    word_count: int = Field(ge=0, description="Words in the transcript, both speakers.")
+    candidate_word_count: int = Field(ge=0, description="Words the candidate said.")
+    duration_ms: int = Field(ge=0, description="From session start to the end of the last segment.")
+    object_keys: dict[str, str] = Field(
+        description="Archived renderings in the object store by format: 'json', 'txt', 'vtt'.",
+    )
+
+
+@register
+class TranscriptDeleted(Event):
+    """A session's transcript, its segments and archived objects were deleted (by an org admin, the
+    retention sweeper or a candidate's erasure). Whatever was derived from it must go too."""
+
+    type = "transcript.deleted"
+    session_id: UUID = Field(description="The session.")
+    transcript_id: UUID | None = Field(default=None, description="The deleted transcript, if one was finalised.")
+    reason: Literal["deleted", "retention", "erasure"] = Field(description="Why it was deleted.")
 
 
 @register
