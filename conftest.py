@@ -197,6 +197,36 @@ async def publish(base_settings, topology) -> AsyncIterator[Publish]:  # type: i
     await broker.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """moto's S3 (and KMS) server on 127.0.0.1: its endpoint URL. Every test makes buckets of its own."""
+    from moto.server import ThreadedMotoServer
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(moto_s3: str) -> Callable[[], str]:
+    """``s3_bucket()``: a new bucket on the moto server, with versioning on."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
+
+    def make() -> str:
+        name = f"voice-{uuid.uuid4().hex[:12]}"
+        client.create_bucket(Bucket=name)
+        client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+    return make
+
+
 Handled = Callable[..., Awaitable[None]]
 
 

@@ -157,3 +157,35 @@ async def test_two_processes_finalise_each_session_exactly_once(  # type: ignore
                            key=lambda r: r["revision"])
         assert [r["revision"] for r in revisions] == list(range(1, len(revisions) + 1)), sid
         assert revisions[-1]["segment_count"] == 4
+
+
+async def test_archived_to_s3_with_a_version_per_revision(  # type: ignore[no-untyped-def]
+    transcript_svc_app, moto_s3, s3_bucket, segment_event
+) -> None:
+    """The service on moto's S3 (what AWS and MinIO speak): a prefix, and every revision kept as a version."""
+    import boto3
+
+    from transcript_svc import service
+    from transcript_svc.archive import Archive
+    from voice_shared.contracts import TranscriptSegment
+    from voice_shared.objects import S3ObjectStore
+
+    bucket = s3_bucket()
+    store = S3ObjectStore(boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1"), bucket)
+    archive, db = Archive(store, "prod/"), transcript_svc_app.state.sessions
+    org, sid = uuid.uuid4(), uuid.uuid4()
+
+    async def segment(n: int) -> None:
+        env = segment_event(org, sid, n)
+        await service.store_segment(db, archive, org, TranscriptSegment.model_validate(env.payload),
+                                    SEGMENTS, env.event_id)
+
+    await segment(0)
+    end = ended(org, sid)
+    row = await service.finalise(db, archive, org, SessionEnded.model_validate(end.payload), FINALISE, end.event_id)
+    assert row is not None and row.object_keys["json"].startswith(f"prod/transcripts/{org}/")
+    await segment(1)  # late: revision 2
+
+    record = TranscriptPublic.model_validate(json.loads(await store.get(row.object_keys["json"])))
+    assert (record.revision, len(record.segments)) == (2, 2)
+    assert await store.versions(f"prod/transcripts/{org}/") == 6  # 3 formats x 2 revisions
