@@ -145,33 +145,38 @@ async def session_svc(session_svc_app) -> AsyncIterator[httpx.AsyncClient]:  # t
 
 
 @pytest.fixture(scope="session")
-async def gateway(platform_env: dict[str, str], session_svc_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    """An HTTP client of the gateway, whose upstream is the in-process session-svc."""
+async def gateway(  # type: ignore[no-untyped-def]
+    platform_env: dict[str, str], session_svc_app, transcript_svc_app
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the gateway, whose upstreams are the in-process session-svc and transcript-svc."""
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    upstream = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc"
-    )
-    app = create_app(GatewaySettings(**platform_env), upstream=upstream)  # type: ignore[arg-type]
+    upstreams = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                 for name, app in (("session-svc", session_svc_app), ("transcript-svc", transcript_svc_app))}
+    app = create_app(GatewaySettings(**platform_env), upstreams=upstreams)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
-    await upstream.aclose()
+    for upstream in upstreams.values():
+        await upstream.aclose()
 
 
 @pytest.fixture(scope="session")
 async def transcript_svc_app(  # type: ignore[no-untyped-def]
-    platform_env: dict[str, str], topology
+    platform_env: dict[str, str], topology, session_svc_app
 ) -> AsyncIterator[FastAPI]:
-    """transcript-svc with its lifespan running: its consumer takes the run's transcript.segment events."""
+    """transcript-svc with its lifespan running (its consumers take the run's segments and session
+    ends), asking the in-process session-svc who may read a transcript."""
     from transcript_svc.app import create_app
     from transcript_svc.settings import TranscriptSettings
 
-    app = create_app(TranscriptSettings(**platform_env))  # type: ignore[arg-type]
+    sessions = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
+    app = create_app(TranscriptSettings(**platform_env, outbox_poll_seconds=0.05), session_svc=sessions)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         yield app
+    await sessions.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -447,7 +452,7 @@ async def exercise_canary(env: dict[str, str], make_token: TokenFactory, secret:
     platform_admin = {"Authorization": f"Bearer {make_token(None, platform_admin=True)}"}
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=svc), base_url="http://svc") as up:
-            gw = create_gateway(GatewaySettings(**fields), upstream=up)
+            gw = create_gateway(GatewaySettings(**fields), upstreams={"session-svc": up})
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://gw") as c:
                 body = {"service": "daily", "name": "canary", "secret": secret, "metadata": {"kind": "canary"}}
                 made = await c.post(f"/api/voice/credentials?orgId={org}", json=body, headers=org_admin)

@@ -64,7 +64,7 @@ class ServedPlatform(threading.Thread):
             svc.router.lifespan_context(svc),
             httpx.AsyncClient(transport=to_svc, base_url="http://session-svc") as upstream,
         ):
-            gateway = create_gateway(GatewaySettings(**self.env), upstream=upstream)  # type: ignore[arg-type]
+            gateway = create_gateway(GatewaySettings(**self.env), upstreams={"session-svc": upstream})  # type: ignore[arg-type]
             self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
             await self.server.serve(sockets=[self.sock])
 

@@ -70,7 +70,7 @@ def without_candidates(sdp: str) -> str:
 async def real_gateway(platform_env: dict[str, str], session_svc_app: Any) -> AsyncIterator[str]:
     """The gateway app, lifespan running, over real HTTP; session-svc in process behind it."""
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
-    app = create_gateway(GatewaySettings(**platform_env), upstream=upstream)  # type: ignore[arg-type]
+    app = create_gateway(GatewaySettings(**platform_env), upstreams={"session-svc": upstream})  # type: ignore[arg-type]
     try:
         async with app.router.lifespan_context(app), serving(app) as base:
             yield base

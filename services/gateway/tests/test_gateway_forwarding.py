@@ -62,7 +62,7 @@ async def running_gateway(
     settings: GatewaySettings, upstream: httpx.AsyncClient | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a gateway app whose lifespan is running."""
-    app = create_app(settings, upstream=upstream)
+    app = create_app(settings, upstreams={"session-svc": upstream} if upstream else None)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -216,7 +216,7 @@ async def test_its_own_client_reaches_session_svc_over_http_and_is_closed(settin
                 r = await client.get(f"/api/voice/configs/{uuid.uuid4()}?orgId={org}", headers=admin)
                 assert (r.status_code, r.json()) == (200, {"echo": True})
                 assert (await client.get("/readyz")).json() == {"status": "ready"}
-            own_client = app.state.upstream
+            own_client = app.state.upstreams["session-svc"]
         assert own_client.is_closed
     assert upstream.seen[0].headers["authorization"] == admin["Authorization"]
 

@@ -6,7 +6,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from voice_shared.api.transcripts import CONTENT_TYPES
 
+FILE = "a file"  # a download: its media types instead of a JSON schema
 PUBLIC_ROUTES = {
     ("post", "/api/voice/configs"): ("ConfigCreate", "201", "ConfigPublic"),
     ("get", "/api/voice/configs"): (None, "200", "Page_ConfigPublic_"),
@@ -51,6 +53,10 @@ PUBLIC_ROUTES = {
     ("delete", "/api/voice/admin/credentials/{credential_id}"): (None, "204", None),
     ("post", "/api/voice/admin/credentials/{credential_id}/validate"): (None, "200", "ValidationResult"),
     ("post", "/api/voice/sessions/{session_id}/webrtc/offer"): ("WebRtcOffer", "200", "WebRtcAnswer"),
+    ("get", "/api/voice/transcripts"): (None, "200", "Page_TranscriptListItem_"),
+    ("get", "/api/voice/transcripts/{transcript_id}"): (None, "200", "TranscriptPublic"),
+    ("get", "/api/voice/transcripts/{transcript_id}/export"): (None, "200", FILE),
+    ("delete", "/api/voice/transcripts/{transcript_id}"): (None, "204", None),
 }
 # Routes that also take a candidate's join token, which names its own organisation.
 ORG_FROM_JOIN_TOKEN = {("post", "/api/voice/sessions/{session_id}/webrtc/offer")}
@@ -106,6 +112,8 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
     answers = op["responses"]
     if response_model is None:
         assert "content" not in answers[success]
+    elif response_model == FILE:
+        assert set(answers[success]["content"]) == set(CONTENT_TYPES.values())
     else:
         assert schema_name(answers[success]["content"]["application/json"]["schema"]) == response_model
     for status in ("401", "404", "422", "503"):
@@ -118,6 +126,8 @@ def test_list_filters_are_documented(openapi) -> None:  # type: ignore[no-untype
     params = {p["name"] for p in operations(openapi)[("get", "/api/voice/sessions")]["parameters"]}
     assert params == {"orgId", "status", "workspaceId", "configId", "interviewType", "candidate",
                       "createdFrom", "createdTo", "limit", "cursor"}
+    params = {p["name"] for p in operations(openapi)[("get", "/api/voice/transcripts")]["parameters"]}
+    assert params == {"orgId", "sessionId", "configId", "candidate", "createdFrom", "createdTo", "limit", "cursor"}
     search = {p["name"]: p for p in operations(openapi)[("get", "/api/voice/kbs/{kb_id}/search")]["parameters"]}
     assert search["q"]["required"] and not search["k"]["required"]
 

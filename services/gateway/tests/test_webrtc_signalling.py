@@ -236,7 +236,8 @@ async def test_bad_tokens_and_bodies_are_stopped_at_the_edge(gateway, token) -> 
 @pytest.fixture
 async def impatient_gateway(platform_env, session_svc_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
-    app = create_app(GatewaySettings(**platform_env, webrtc_answer_timeout_seconds=1.0), upstream=upstream)
+    app = create_app(GatewaySettings(**platform_env, webrtc_answer_timeout_seconds=1.0),
+                     upstreams={"session-svc": upstream})
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
             yield client

@@ -138,7 +138,7 @@ async def platform(platform_env: dict[str, str], fakes: dict[str, FakeProvider])
         httpx.AsyncClient(transport=httpx.ASGITransport(app=svc_app), base_url="http://session-svc") as svc,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=svc_app), base_url="http://session-svc") as up,
     ):
-        gateway_app = create_gateway(GatewaySettings(**platform_env), upstream=up)  # type: ignore[arg-type]
+        gateway_app = create_gateway(GatewaySettings(**platform_env), upstreams={"session-svc": up})  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app),
                                      base_url="http://gateway") as gateway:
             yield Platform(gateway, svc, settings, svc_app.state.sessions)

@@ -70,6 +70,9 @@ class Subscription:
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("session-svc", "bot-joined", "bot.joined"),
     Subscription("session-svc", "bot-finished", "bot.finished"),
+    # The newest revision of each session's transcript, for the list of transcripts; and its removal.
+    Subscription("session-svc", "transcripts", "transcript.completed"),
+    Subscription("session-svc", "transcripts-deleted", "transcript.deleted"),
     # Deletes the rooms of a session that reached a terminal state (the sweeper is the backstop).
     Subscription("session-svc", "room-cleanup", "session.ended"),
     # Stores every segment of the live transcript (a resuming bot reads them back).

@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     # Prefix of every exchange and queue name, so several platforms (or test runs) share a broker.
     bus_namespace: str = "voice"
 
+    # Where the internal APIs listen (`voice run` sets VOICE_<SERVICE>_URL for every child).
+    session_svc_url: str = "http://127.0.0.1:8001"
+    transcript_svc_url: str = "http://127.0.0.1:8003"
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwks_url: str | None = None
     jwt_issuer: str = "voice-dev"

@@ -1,14 +1,14 @@
-"""gateway: the public REST API, authenticated at the edge and relayed to session-svc."""
+"""gateway: the public REST API, authenticated at the edge and relayed to the owning service."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
-from gateway.upstream import open_client
+from gateway.upstream import UPSTREAMS, Upstream, open_client
 from voice_shared.bus import CommandClient, make_broker
 from voice_shared.http import bus_ready, create_service_app
 
@@ -20,9 +20,10 @@ DESCRIPTION = (
 
 
 def create_app(
-    settings: GatewaySettings | None = None, upstream: httpx.AsyncClient | None = None
+    settings: GatewaySettings | None = None, upstreams: Mapping[Upstream, httpx.AsyncClient] | None = None
 ) -> FastAPI:
-    """Build the app; with no ``upstream`` the lifespan opens (and closes) a client of session-svc."""
+    """Build the app; for each upstream not in ``upstreams`` the lifespan opens (and closes) a client
+    of the URL its settings name. The caller closes the clients it gave."""
     settings = settings or GatewaySettings()
     # The bus carries SDP offers to the session's bot and its answers back (request/reply).
     broker = make_broker(settings)
@@ -33,25 +34,26 @@ def create_app(
         await broker.start()
         try:
             await commands.declare()
-            if upstream is not None:
-                yield  # the caller's client: the caller closes it
-                return
-            async with open_client(settings) as client:
-                app.state.upstream = client
+            async with AsyncExitStack() as own:
+                for name in UPSTREAMS:
+                    if name not in app.state.upstreams:
+                        app.state.upstreams[name] = await own.enter_async_context(open_client(settings, name))
                 yield
+                app.state.upstreams = dict(upstreams or {})
         finally:
             await broker.stop()
 
     async def session_svc() -> None:
-        answer = await app.state.upstream.get("/readyz")
+        # transcript-svc is not a readiness condition: without it only transcripts' routes answer 503.
+        answer = await app.state.upstreams["session-svc"].get("/readyz")
         answer.raise_for_status()
 
     app = create_service_app(
         settings, title="Voice interview platform API", version="1.0.0", description=DESCRIPTION,
         lifespan=lifespan, readiness=[session_svc, bus_ready(broker)],
     )
-    app.state.upstream = upstream
     app.state.commands = commands
+    app.state.upstreams = dict(upstreams or {})  # given clients work without the lifespan too
     for router in ROUTERS:
         app.include_router(router)
     return app

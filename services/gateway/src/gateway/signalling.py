@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-import httpx
 import jwt
 import structlog
 from fastapi import Request
 
 from gateway.settings import GatewaySettings
-from gateway.upstream import CORRELATION_HEADER, BadGateway, send
+from gateway.upstream import CORRELATION_HEADER, BadGateway, client_of, send
 from voice_shared.api.join import JoinInfo
 from voice_shared.api.sessions import SessionPublic
 from voice_shared.api.webrtc import WebRtcAnswer, WebRtcOffer
@@ -122,7 +121,7 @@ async def negotiate(request: Request, session_id: UUID, peer: Peer, offer: WebRt
 
 async def _session_svc(request: Request, path: str, token: str, params: dict[str, str] | None = None) -> Any:
     """GET from session-svc with the caller's own token; its errors are the caller's errors."""
-    client: httpx.AsyncClient = request.app.state.upstream
+    client = client_of(request)
     headers = {"Authorization": f"Bearer {token}", CORRELATION_HEADER: request.state.correlation_id}
     answer = await send(client, "GET", path, params=params, headers=headers)
     try:

@@ -1,6 +1,8 @@
-"""The one way a public request reaches session-svc: relayed as sent, answered as answered."""
+"""The one way a public request reaches a service (session-svc, transcript-svc): relayed as sent,
+answered as answered."""
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import quote_from_bytes
 
 import httpx
@@ -26,23 +28,34 @@ class BadGateway(AppError):
     status, code = 502, "bad_gateway"
 
 
+Upstream = Literal["session-svc", "transcript-svc"]
+UPSTREAMS: tuple[Upstream, ...] = ("session-svc", "transcript-svc")
+
 # Idle pooled connections are dropped before uvicorn's keep-alive (5 s) closes them from its side.
 KEEPALIVE_EXPIRY_SECONDS = 2.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def open_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """The pooled client of session-svc; the app's lifespan closes it."""
+def open_client(settings: GatewaySettings, upstream: Upstream) -> httpx.AsyncClient:
+    """The pooled client of an upstream; the app's lifespan closes it."""
+    url = {"session-svc": settings.session_svc_url, "transcript-svc": settings.transcript_svc_url}[upstream]
     return httpx.AsyncClient(
-        base_url=settings.session_svc_url,
+        base_url=url,
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=settings.upstream_max_connections,
                             keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
     )
 
 
-async def send(client: httpx.AsyncClient, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
-    """One request to session-svc; ``UpstreamUnavailable`` when it does not answer.
+def client_of(request: Request, upstream: Upstream = "session-svc") -> httpx.AsyncClient:
+    clients: Mapping[Upstream, httpx.AsyncClient] = request.app.state.upstreams
+    return clients[upstream]
+
+
+async def send(
+    client: httpx.AsyncClient, method: str, url: httpx.URL | str, *, upstream: Upstream = "session-svc", **kwargs: Any
+) -> httpx.Response:
+    """One request to an upstream; ``UpstreamUnavailable`` when it does not answer.
 
     A pooled connection that the other side closed just as it was reused fails before any answer
     (``RemoteProtocolError``): an idempotent request is sent once more on a fresh connection.
@@ -54,14 +67,14 @@ async def send(client: httpx.AsyncClient, method: str, url: httpx.URL | str, **k
         except httpx.RemoteProtocolError as e:
             if retries:
                 retries -= 1
-                log.info("upstream_connection_reset_retried", upstream="session-svc")
+                log.info("upstream_connection_reset_retried", upstream=upstream)
                 continue
             error: httpx.TransportError = e
         except httpx.TransportError as e:
             error = e
-        log.warning("upstream_unavailable", upstream="session-svc", error=f"{type(error).__name__}: {error}")
+        log.warning("upstream_unavailable", upstream=upstream, error=f"{type(error).__name__}: {error}")
         raise UpstreamUnavailable(
-            "session-svc did not answer; try again shortly.", details={"upstream": "session-svc"}
+            f"{upstream} did not answer; try again shortly.", details={"upstream": upstream}
         ) from error
 
 
@@ -79,9 +92,14 @@ def _json(body: BaseModel) -> str:
                                code="invalid_text") from e
 
 
-async def forward(request: Request, body: BaseModel | None = None) -> Response:
-    """Send the caller's method, path, query, body and identity to session-svc; relay its answer."""
-    client: httpx.AsyncClient = request.app.state.upstream
+async def forward(
+    request: Request, body: BaseModel | None = None, *, to: Upstream = "session-svc", download: bool = False
+) -> Response:
+    """Send the caller's method, path, query, body and identity to an upstream; relay its answer.
+
+    With ``download``, a successful answer is a file (any content type, its Content-Disposition kept);
+    otherwise every answer must be JSON."""
+    client = client_of(request, to)
     headers = {CORRELATION_HEADER: request.state.correlation_id}
     if authorization := request.headers.get("authorization"):
         headers["Authorization"] = authorization
@@ -92,14 +110,15 @@ async def forward(request: Request, body: BaseModel | None = None) -> Response:
         content = _json(body)
         headers["Content-Type"] = "application/json"
     url = httpx.URL(path=request.url.path, query=_ascii(request.scope["query_string"]) or None)
-    answer = await send(client, request.method, url, content=content, headers=headers)
+    answer = await send(client, request.method, url, upstream=to, content=content, headers=headers)
     media_type = answer.headers.get("content-type")
-    if answer.content and not (media_type or "").startswith("application/json"):
+    is_file = download and answer.status_code == 200
+    if answer.content and not is_file and not (media_type or "").startswith("application/json"):
         # A proxy's error page must not leak through as if it were the platform's answer.
-        log.warning("upstream_not_json", upstream="session-svc", status=answer.status_code,
-                    content_type=media_type)
-        raise BadGateway("session-svc gave an answer that is not JSON.",
-                         details={"upstream": "session-svc", "status": answer.status_code})
-    # session-svc's Server-Timing goes on to the caller; the gateway's own entry is added beside it.
-    passed = {"server-timing": t} if (t := answer.headers.get("server-timing")) else None
+        log.warning("upstream_not_json", upstream=to, status=answer.status_code, content_type=media_type)
+        raise BadGateway(f"{to} gave an answer that is not JSON.",
+                         details={"upstream": to, "status": answer.status_code})
+    # The upstream's Server-Timing goes on to the caller; the gateway's own entry is added beside it.
+    passed = {name: value for name in ("server-timing", *(("content-disposition",) if is_file else ()))
+              if (value := answer.headers.get(name))}
     return Response(answer.content or None, status_code=answer.status_code, media_type=media_type, headers=passed)

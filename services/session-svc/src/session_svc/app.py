@@ -15,6 +15,8 @@ from session_svc.rooms import api as rooms_api
 from session_svc.rooms import handlers as rooms_handlers
 from session_svc.rooms.service import Rooms, SecretResolver
 from session_svc.settings import SessionSettings
+from session_svc.transcripts import api as transcripts_api
+from session_svc.transcripts import handlers as transcripts_handlers
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker
@@ -34,6 +36,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     handlers.register(broker, settings, sessions)
     rooms = Rooms(sessions, settings, secrets=room_secrets)
     rooms_handlers.register(broker, settings, rooms)
+    transcripts_handlers.register(broker, settings, sessions)
 
     async def publish(env: Envelope) -> None:
         await publish_envelope(broker, settings.bus_namespace, env)
@@ -71,4 +74,5 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.include_router(join_api.router)
     app.include_router(rooms_api.router)
     app.include_router(bot_api.router)
+    app.include_router(transcripts_api.router)
     return app

@@ -6,9 +6,6 @@ from uuid import UUID
 from voice_shared.api.sessions import Access, ShareLevel
 from voice_shared.auth import Principal
 
-# Each access level includes the ones after it.
-LEVELS: tuple[Access, ...] = ("manage", "view_analytics", "view_transcript", "view")
-
 
 @dataclass(frozen=True)
 class SessionFacts:
@@ -34,10 +31,6 @@ def access(principal: Principal, s: SessionFacts) -> Access | None:
     if s.shared_with_workspace and s.workspace_id in principal.workspaces and best is None:
         best = "view"
     return best
-
-
-def allows(granted: Access | None, needed: Access) -> bool:
-    return granted is not None and LEVELS.index(granted) <= LEVELS.index(needed)
 
 
 def can_create_sessions(principal: Principal, org_id: UUID) -> bool:

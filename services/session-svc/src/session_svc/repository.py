@@ -11,23 +11,25 @@ from sqlmodel import col
 from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
 from session_svc.permissions import SessionFacts
 from voice_shared.api.common import decode_cursor
-from voice_shared.api.sessions import ShareLevel
+from voice_shared.api.sessions import LEVELS, Access, ShareLevel
 from voice_shared.auth import Principal
 from voice_shared.errors import NotFound
 
 
-def visible_to(principal: Principal, org_id: UUID) -> ColumnElement[bool]:
-    """The SQL twin of permissions.access: sessions the caller may at least view."""
+def visible_to(principal: Principal, org_id: UUID, needed: Access = "view") -> ColumnElement[bool]:
+    """The SQL twin of permissions.access: sessions the caller has at least ``needed`` access to."""
     s = VoiceSession
     if principal.is_org_admin(org_id):
         return col(s.org_id) == org_id
     if not principal.is_member(org_id):
         return false()
+    levels = LEVELS[:LEVELS.index(needed) + 1]
     shared = exists().where(
-        col(VoiceShare.session_id) == s.id, col(VoiceShare.user_id) == principal.sub
+        col(VoiceShare.session_id) == s.id, col(VoiceShare.user_id) == principal.sub,
+        col(VoiceShare.level).in_(levels),
     ).correlate(VoiceSession)
     ors: list[ColumnElement[bool]] = [col(s.created_by) == principal.sub, col(s.assignee_id) == principal.sub, shared]
-    if principal.workspaces:
+    if principal.workspaces and needed == "view":  # a workspace share gives 'view' only
         ors.append(and_(col(s.shared_with_workspace), col(s.workspace_id).in_(principal.workspaces)))
     return or_(*ors)
 

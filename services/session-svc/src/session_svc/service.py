@@ -17,7 +17,7 @@ from session_svc.join.service import JoinLinks
 from session_svc.knowledge.service import link_kbs
 from session_svc.lifecycle import TERMINAL, check_transition
 from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
-from session_svc.permissions import access, allows, can_create_sessions
+from session_svc.permissions import access, can_create_sessions
 from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
@@ -31,6 +31,7 @@ from voice_shared.api.sessions import (
     ShareLevel,
     SharePublic,
     Stats,
+    allows,
 )
 from voice_shared.auth import Principal
 from voice_shared.contracts import (

@@ -1,18 +1,47 @@
-"""Internal API: a session's transcript segments, for service identities (the bot, to resume)."""
+"""transcript-svc's HTTP API: final transcripts (the gateway's /api/voice/transcripts/{id}) and, for
+the bot, a session's stored segments."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response, status
 
 from transcript_svc import service
-from transcript_svc.deps import DbDep, OrgIdQuery
-from voice_shared.api.transcripts import SessionSegments
+from transcript_svc.deps import ArchiveDep, CallerDep, DbDep, OrgIdQuery, SessionAccessDep
+from voice_shared.api.transcripts import SessionSegments, TranscriptFormat, TranscriptPublic
 from voice_shared.auth import ServiceDep
 
-router = APIRouter(prefix="/internal/sessions", tags=["segments"])
+router = APIRouter()
 
 
-@router.get("/{session_id}/segments")
+@router.get("/internal/sessions/{session_id}/segments", tags=["segments"])
 async def session_segments(session_id: UUID, org_id: OrgIdQuery, _: ServiceDep, db: DbDep) -> SessionSegments:
     """The session's stored segments in sequence order and the next sequence to publish."""
     return await service.session_segments(db, org_id, session_id)
+
+
+@router.get("/api/voice/transcripts/{transcript_id}", tags=["transcripts"])
+async def get_transcript(
+    transcript_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, sessions: SessionAccessDep,
+    include_text: Annotated[bool, Query(alias="includeText")] = False,
+) -> TranscriptPublic:
+    return await service.get_transcript(db, sessions, caller, org_id, transcript_id, with_text=include_text)
+
+
+@router.get("/api/voice/transcripts/{transcript_id}/export", tags=["transcripts"])
+async def export_transcript(
+    transcript_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, sessions: SessionAccessDep,
+    fmt: Annotated[TranscriptFormat, Query(alias="format")] = "json",
+) -> Response:
+    content, media_type, filename = await service.export_transcript(db, sessions, caller, org_id, transcript_id, fmt)
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.delete("/api/voice/transcripts/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT,
+               tags=["transcripts"])
+async def delete_transcript(
+    transcript_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, archive: ArchiveDep,
+) -> Response:
+    await service.delete_transcript(db, archive, caller, org_id, transcript_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

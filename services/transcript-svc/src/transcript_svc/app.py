@@ -4,9 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from transcript_svc import api, handlers
+from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import make_broker, publish_envelope
@@ -17,8 +19,9 @@ from voice_shared.objects import object_store
 from voice_shared.outbox import OutboxRelay
 
 
-def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
-    """Build the app; nothing connects until the lifespan starts."""
+def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.AsyncClient | None = None) -> FastAPI:
+    """Build the app; nothing connects until the lifespan starts. With no ``session_svc`` client (who
+    may read a transcript), the lifespan opens one of ``settings.session_svc_url``."""
     settings = settings or TranscriptSettings()
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_sessionmaker(engine)
@@ -32,12 +35,16 @@ def create_app(settings: TranscriptSettings | None = None) -> FastAPI:
     handlers.register(broker, settings, sessions, archive, relay)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        client = session_svc or httpx.AsyncClient(base_url=settings.session_svc_url, timeout=10.0)
+        app.state.session_access = SessionAccessClient(client)
         try:
             yield
         finally:
+            if session_svc is None:
+                await client.aclose()
             relay.stop()
             await relay_task
             await broker.stop()

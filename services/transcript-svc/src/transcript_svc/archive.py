@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from transcript_svc.record import CONTENT_TYPES, render
-from voice_shared.api.transcripts import FORMATS, TranscriptPublic
+from transcript_svc.record import render
+from voice_shared.api.transcripts import CONTENT_TYPES, FORMATS, TranscriptPublic
 from voice_shared.objects import ObjectStore, object_key
 
 

@@ -1,10 +1,14 @@
-"""FastAPI dependencies of transcript-svc's internal API."""
+"""FastAPI dependencies of transcript-svc's API."""
 
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
 
+from transcript_svc.access import SessionAccessClient
+from transcript_svc.archive import Archive
+from transcript_svc.service import Caller
+from voice_shared.auth import PrincipalDep, bearer_token
 from voice_shared.db import SessionMaker
 
 
@@ -12,5 +16,20 @@ async def get_sessions(request: Request) -> SessionMaker:
     return request.app.state.sessions
 
 
+async def get_archive(request: Request) -> Archive:
+    return request.app.state.archive
+
+
+async def get_session_access(request: Request) -> SessionAccessClient:
+    return request.app.state.session_access
+
+
+async def get_caller(request: Request, principal: PrincipalDep) -> Caller:
+    return Caller(principal, f"Bearer {bearer_token(request)}", str(request.state.correlation_id))
+
+
 DbDep = Annotated[SessionMaker, Depends(get_sessions)]
+ArchiveDep = Annotated[Archive, Depends(get_archive)]
+SessionAccessDep = Annotated[SessionAccessClient, Depends(get_session_access)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 OrgIdQuery = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]

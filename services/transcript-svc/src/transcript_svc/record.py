@@ -18,9 +18,6 @@ from voice_shared.api.transcripts import (
 )
 
 LABELS: dict[Role, str] = {"interviewer": "Interviewer", "candidate": "Candidate"}
-CONTENT_TYPES: dict[TranscriptFormat, str] = {
-    "json": "application/json", "txt": "text/plain; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
-}
 
 
 @dataclass(frozen=True)

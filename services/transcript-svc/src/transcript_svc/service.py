@@ -1,6 +1,7 @@
 """transcript-svc's use cases: store segments as they arrive, finalise the transcript when the
 session ends (exactly once), merge late segments into a new revision, read it back."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -8,19 +9,26 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from transcript_svc import record, repository
+from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
 from transcript_svc.models import TranscriptRow
 from transcript_svc.settings import SCHEMA
+from voice_shared.api.sessions import allows
 from voice_shared.api.transcripts import (
+    CONTENT_TYPES,
+    ROLES,
     SessionSegments,
     SpeakerStats,
     StoredSegment,
+    TranscriptFormat,
     TranscriptPublic,
     TranscriptSegmentPublic,
     TranscriptSummary,
 )
-from voice_shared.contracts import SessionEnded, TranscriptCompleted, TranscriptSegment, envelope
+from voice_shared.auth import Principal
+from voice_shared.contracts import SessionEnded, TranscriptCompleted, TranscriptDeleted, TranscriptSegment, envelope
 from voice_shared.db import SessionMaker, transaction
+from voice_shared.errors import Forbidden, NotFound
 from voice_shared.outbox import add_to_outbox, claim_inbox
 
 log = structlog.get_logger()
@@ -93,7 +101,7 @@ async def _revise(tx: AsyncSession, archive: Archive, row: TranscriptRow, correl
     await archive.write(row.object_keys, _public(row, facts.segments, with_text=True))
     await repository.save_transcript(tx, row)
     completed = TranscriptCompleted(
-        session_id=row.session_id, transcript_id=row.id, revision=row.revision,
+        session_id=row.session_id, transcript_id=row.id, revision=row.revision, finalised_at=row.created_at,
         session_status=row.session_status,  # type: ignore[arg-type]  # checked by the table
         segment_count=row.segment_count, word_count=row.word_count,
         candidate_word_count=facts.speakers["candidate"].words, duration_ms=row.duration_ms,
@@ -106,7 +114,9 @@ async def _revise(tx: AsyncSession, archive: Archive, row: TranscriptRow, correl
 def _summary(row: TranscriptRow) -> TranscriptSummary:
     return TranscriptSummary.model_validate({
         **row.model_dump(exclude={"speakers"}),
-        "speakers": {role: SpeakerStats.model_validate(s) for role, s in row.speakers.items()},
+        # In the roles' order, not JSONB's (which sorts keys), so every rendering is byte for byte the same.
+        "speakers": {role: SpeakerStats.model_validate(row.speakers[role]) for role in ROLES.values()
+                     if role in row.speakers},
     })
 
 
@@ -123,3 +133,75 @@ async def session_segments(db: SessionMaker, org_id: UUID, session_id: UUID) -> 
         session_id=session_id, segments=segments,
         next_sequence=segments[-1].sequence + 1 if segments else 0,
     )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, with the token session-svc is asked with about their access."""
+
+    principal: Principal
+    authorization: str
+    correlation_id: str
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such transcript.", code="transcript_not_found")
+
+
+async def get_transcript(
+    db: SessionMaker, sessions: SessionAccessClient, caller: Caller, org_id: UUID, transcript_id: UUID,
+    *, with_text: bool = False,
+) -> TranscriptPublic:
+    """The transcript with its segments, for a caller with 'view_transcript' access to its session or more."""
+    if not caller.principal.is_member(org_id):
+        raise _not_found()
+    async with transaction(db, org_id) as tx:
+        row = await repository.transcript(tx, transcript_id)
+    if row is None:
+        raise _not_found()
+    granted = await sessions.of(caller.authorization, org_id, row.session_id, caller.correlation_id)
+    if granted is None:
+        raise _not_found()
+    if not allows(granted, "view_transcript"):
+        raise Forbidden(f"Reading a transcript needs 'view_transcript' access to its session; you have "
+                        f"'{granted}'.", code="insufficient_access")
+    async with transaction(db, org_id) as tx:
+        # Read again with the segments, in one snapshot: a revision may have landed meanwhile.
+        row = await repository.transcript(tx, transcript_id)
+        stored = await repository.segments_of(tx, row.session_id) if row else []
+    if row is None:
+        raise _not_found()
+    facts = record.facts([StoredSegment.model_validate(s) for s in stored])
+    return _public(row, facts.segments, with_text)
+
+
+async def export_transcript(
+    db: SessionMaker, sessions: SessionAccessClient, caller: Caller, org_id: UUID, transcript_id: UUID,
+    fmt: TranscriptFormat,
+) -> tuple[bytes, str, str]:
+    """The transcript as a file: its bytes, content type and file name (what the archive holds)."""
+    transcript = await get_transcript(db, sessions, caller, org_id, transcript_id, with_text=True)
+    return record.render(transcript, fmt), CONTENT_TYPES[fmt], f"transcript-{transcript.session_id}.{fmt}"
+
+
+async def delete_transcript(
+    db: SessionMaker, archive: Archive, caller: Caller, org_id: UUID, transcript_id: UUID,
+) -> None:
+    """Delete the transcript, its segments and every version of its archived objects (org admins)."""
+    if not caller.principal.is_member(org_id):
+        raise _not_found()
+    if not caller.principal.is_org_admin(org_id):
+        raise Forbidden("Only org admins and owners may delete transcripts.", code="admin_required")
+    async with transaction(db, org_id) as tx:
+        row = await repository.transcript(tx, transcript_id)
+        if row is None:
+            raise _not_found()
+        await repository.lock_session(tx, row.session_id)
+        segments = await repository.delete_session_record(tx, row.session_id)
+        await add_to_outbox(tx, SCHEMA, envelope(
+            TranscriptDeleted(session_id=row.session_id, transcript_id=row.id, reason="deleted"),
+            org_id=org_id, session_id=row.session_id, correlation_id=caller.correlation_id,
+        ))
+        # Erased before the commit: if the store fails, nothing is deleted and the caller may retry.
+        versions = await archive.erase(row.object_keys)
+    log.info("transcript_deleted", transcript_id=str(transcript_id), segments=segments, object_versions=versions)

@@ -21,6 +21,13 @@ class ShareLevel(StrEnum):
 
 
 Access = Literal["manage", "view_analytics", "view_transcript", "view"]
+# Each access level includes the ones after it.
+LEVELS: tuple[Access, ...] = ("manage", "view_analytics", "view_transcript", "view")
+
+
+def allows(granted: Access | None, needed: Access) -> bool:
+    """Whether ``granted`` (None: no access) includes ``needed``."""
+    return granted is not None and LEVELS.index(granted) <= LEVELS.index(needed)
 
 
 class SessionCreate(WriteModel):

@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import Field
 
 from voice_shared.api.common import ApiModel
+from voice_shared.api.sessions import Access
 
 
 class StoredSegment(ApiModel):
@@ -47,6 +48,9 @@ Role = Literal["interviewer", "candidate"]
 ROLES: dict[str, Role] = {"bot": "interviewer", "candidate": "candidate"}
 TranscriptFormat = Literal["json", "txt", "vtt"]
 FORMATS: tuple[TranscriptFormat, ...] = ("json", "txt", "vtt")
+CONTENT_TYPES: dict[TranscriptFormat, str] = {
+    "json": "application/json", "txt": "text/plain; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
+}
 
 
 class TranscriptSegmentPublic(StoredSegment):
@@ -85,3 +89,30 @@ class TranscriptPublic(TranscriptSummary):
     segments: list[TranscriptSegmentPublic] = Field(description="Every segment, in sequence order.")
     text: str | None = Field(default=None, description="The full text, one line per segment "
                                                        "(only with `includeText=true`).")
+
+
+class TranscriptListItem(ApiModel):
+    """A final transcript in a list, with the session it records (what session-svc knows of both)."""
+
+    id: UUID = Field(description="The transcript.")
+    session_id: UUID = Field(description="The session it records.")
+    revision: int = Field(ge=1, description="Its newest revision.")
+    session_status: Literal["completed", "failed", "cancelled"] = Field(description="How the session ended.")
+    segment_count: int = Field(ge=0)
+    word_count: int = Field(ge=0, description="Words of both speakers.")
+    candidate_word_count: int = Field(ge=0, description="Words the candidate said.")
+    duration_ms: int = Field(ge=0, description="From session start to the end of the last segment.")
+    created_at: datetime = Field(description="When it was first finalised.")
+    updated_at: datetime = Field(description="When its newest revision was made.")
+    config_id: UUID = Field(description="The session's interview config.")
+    config_version: int = Field(ge=1, description="The config version the session ran.")
+    interview_type: str
+    candidate_name: str
+    candidate_email: str
+    access: Access = Field(description="The caller's access to the session.")
+
+
+class SessionAccess(ApiModel):
+    """The caller's access to a session (session-svc's internal answer to the other services)."""
+
+    access: Access

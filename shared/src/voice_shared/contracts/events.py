@@ -225,6 +225,7 @@ class TranscriptCompleted(Event):
     session_id: UUID = Field(description="The session.")
     transcript_id: UUID = Field(description="The stored transcript (the same id for every revision).")
     revision: int = Field(ge=1, description="1 when first finalised; up by one for each merge of late segments.")
+    finalised_at: datetime = Field(description="When revision 1 was made (the same in every revision).")
     session_status: Literal["completed", "failed", "cancelled"] = Field(description="How the session ended.")
     segment_count: int = Field(ge=0, description="Segments in the transcript.")
     word_count: int = Field(ge=0, description="Words in the transcript, both speakers.")

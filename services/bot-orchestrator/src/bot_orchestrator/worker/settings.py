@@ -15,8 +15,6 @@ def default_bot_id() -> str:
 class BotSettings(ServiceSettings):
     service_name: str = "bot-worker"
     bot_id: str = Field(default_factory=default_bot_id, min_length=1, max_length=200)
-    session_svc_url: str = "http://127.0.0.1:8001"
-    transcript_svc_url: str = "http://127.0.0.1:8003"  # the transcript so far, when resuming a session
     # The bot's identity towards session-svc and transcript-svc. Unset: a short-lived token is signed with the HS256
     # development secret, which only works where services accept it (no VOICE_JWKS_URL).
     service_token: SecretStr | None = None

@@ -40,7 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error("Missing, expired or invalid bearer token."),
     404: _error("No such resource in this organisation (or not a member of it)."),
     422: _error("A parameter or body field is invalid; `details` lists them."),
-    503: _error("session-svc is unavailable (`upstream_unavailable`)."),
+    503: _error("The service behind the route is unavailable (`upstream_unavailable`); retry."),
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("A member without the role this needs."),

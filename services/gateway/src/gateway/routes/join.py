@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from gateway.join_page import asset, error_page, join_page
-from gateway.upstream import CORRELATION_HEADER, BadGateway, UpstreamUnavailable
+from gateway.upstream import CORRELATION_HEADER, BadGateway, UpstreamUnavailable, client_of
 from voice_shared.api.join import ConsentCreate, JoinInfo
 from voice_shared.contracts import SessionStatus
 from voice_shared.errors import NotFound, Unauthorized
@@ -31,7 +31,7 @@ async def _session_svc(
     request: Request, method: str, path: str, token: str, body: ConsentCreate | None = None
 ) -> httpx.Response:
     """session-svc's internal join API, called with the candidate's own token."""
-    client: httpx.AsyncClient = request.app.state.upstream
+    client = client_of(request)
     headers = {"Authorization": f"Bearer {token}", CORRELATION_HEADER: request.state.correlation_id}
     content = None
     if body is not None:

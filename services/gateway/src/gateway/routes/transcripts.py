@@ -1,0 +1,62 @@
+"""Final transcripts: the list (session-svc knows whose they are) and each one, its export and its
+deletion (transcript-svc, which holds them and asks session-svc who may read them)."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
+from gateway.upstream import forward
+from voice_shared.api.common import Page
+from voice_shared.api.transcripts import CONTENT_TYPES, TranscriptFormat, TranscriptListItem, TranscriptPublic
+
+router = PublicRouter("transcripts")
+
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The transcript as a file (Content-Disposition: attachment).",
+          "content": {media: {"schema": {"type": "string"}} for media in CONTENT_TYPES.values()}},
+}
+
+
+@router.get("/transcripts", response_model=Page[TranscriptListItem])
+async def list_transcripts(
+    request: Request,
+    org_id: OrgId,
+    session_id: Annotated[UUID | None, Query(alias="sessionId")] = None,
+    config_id: Annotated[UUID | None, Query(alias="configId")] = None,
+    candidate: Annotated[str | None, Query(max_length=200, description="Name or email contains.")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom", description="Finalised from.")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(alias="createdTo", description="Finalised before.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The final transcripts the caller may read ('view_transcript' access to the session or more),
+    newest first, filtered server-side."""
+    return await forward(request)
+
+
+@router.get("/transcripts/{transcript_id}", response_model=TranscriptPublic)
+async def get_transcript(
+    request: Request, transcript_id: UUID, org_id: OrgId,
+    include_text: Annotated[bool, Query(alias="includeText", description="Add the full text.")] = False,
+) -> Response:
+    """One transcript: every segment in order with speaker role, question and follow-up, word counts
+    and talk-time share per speaker."""
+    return await forward(request, to="transcript-svc")
+
+
+@router.get("/transcripts/{transcript_id}/export", response_class=Response, responses=EXPORT_RESPONSES)
+async def export_transcript(
+    request: Request, transcript_id: UUID, org_id: OrgId,
+    fmt: Annotated[TranscriptFormat, Query(alias="format")] = "json",
+) -> Response:
+    """Download the transcript as JSON, plain text with timestamps, or WebVTT captions."""
+    return await forward(request, to="transcript-svc", download=True)
+
+
+@router.delete("/transcripts/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_transcript(request: Request, transcript_id: UUID, org_id: OrgId) -> Response:
+    """Delete the transcript, its segments and every version of its archived files (org admins)."""
+    return await forward(request, to="transcript-svc")
