@@ -27,6 +27,13 @@ class SessionAccessClient:
 
     async def of(self, authorization: str, org_id: UUID, session_id: UUID, correlation_id: str) -> Access | None:
         """The caller's access to the session; None if it does not exist for them."""
+        found = await self.session(authorization, org_id, session_id, correlation_id)
+        return found.access if found else None
+
+    async def session(
+        self, authorization: str, org_id: UUID, session_id: UUID, correlation_id: str
+    ) -> SessionAccess | None:
+        """The caller's access to the session and its status; None if it does not exist for them."""
         try:
             answer = await self.client.get(
                 f"/internal/sessions/{session_id}/access", params={"orgId": str(org_id)},
@@ -42,4 +49,4 @@ class SessionAccessClient:
             log.warning("session_access_refused", status=answer.status_code)
             raise AccessUnavailable("session-svc could not say who may read this transcript.",
                                     details={"upstream": "session-svc", "status": answer.status_code})
-        return SessionAccess.model_validate(answer.json()).access
+        return SessionAccess.model_validate(answer.json())

@@ -9,15 +9,18 @@ from fastapi import APIRouter, Query, Response, status
 from transcript_svc import service
 from transcript_svc.deps import ArchiveDep, CallerDep, DbDep, OrgIdQuery, SessionAccessDep
 from voice_shared.api.transcripts import SessionSegments, TranscriptFormat, TranscriptPublic
-from voice_shared.auth import ServiceDep
 
 router = APIRouter()
 
 
 @router.get("/internal/sessions/{session_id}/segments", tags=["segments"])
-async def session_segments(session_id: UUID, org_id: OrgIdQuery, _: ServiceDep, db: DbDep) -> SessionSegments:
-    """The session's stored segments in sequence order and the next sequence to publish."""
-    return await service.session_segments(db, org_id, session_id)
+async def session_segments(
+    session_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, sessions: SessionAccessDep,
+    after: Annotated[int | None, Query(ge=-1, description="Only segments after this sequence.")] = None,
+) -> SessionSegments:
+    """The session's stored segments in sequence order and the next sequence to publish: for the bot
+    (resuming) and for users who may read the transcript (the gateway's live snapshot)."""
+    return await service.readable_segments(db, sessions, caller, org_id, session_id, after)
 
 
 @router.get("/api/voice/transcripts/{transcript_id}", tags=["transcripts"])

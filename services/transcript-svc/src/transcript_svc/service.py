@@ -124,17 +124,6 @@ def _public(row: TranscriptRow, segments: list[TranscriptSegmentPublic], with_te
     return TranscriptPublic(**_summary(row).model_dump(), segments=segments, text=row.text if with_text else None)
 
 
-async def session_segments(db: SessionMaker, org_id: UUID, session_id: UUID) -> SessionSegments:
-    """The org's segments of the session in order; a session of another org has none."""
-    async with transaction(db, org_id) as tx:
-        rows = await repository.segments_of(tx, session_id)
-    segments = [StoredSegment.model_validate(row) for row in rows]
-    return SessionSegments(
-        session_id=session_id, segments=segments,
-        next_sequence=segments[-1].sequence + 1 if segments else 0,
-    )
-
-
 @dataclass(frozen=True)
 class Caller:
     """Who asks, with the token session-svc is asked with about their access."""
@@ -148,6 +137,41 @@ def _not_found() -> NotFound:
     return NotFound("No such transcript.", code="transcript_not_found")
 
 
+async def readable_segments(
+    db: SessionMaker, sessions: SessionAccessClient, caller: Caller, org_id: UUID, session_id: UUID,
+    after: int | None = None,
+) -> SessionSegments:
+    """The session's segments so far, for a service (the bot, resuming) or a user who may read its
+    transcript (a live viewer's snapshot); only those after sequence ``after`` if given."""
+    if caller.principal.service is None:
+        await _require_transcript_access(sessions, caller, org_id, session_id)
+    return await session_segments(db, org_id, session_id, after)
+
+
+async def _require_transcript_access(
+    sessions: SessionAccessClient, caller: Caller, org_id: UUID, session_id: UUID
+) -> None:
+    granted = await sessions.of(caller.authorization, org_id, session_id, caller.correlation_id)
+    if granted is None:
+        raise _not_found()
+    if not allows(granted, "view_transcript"):
+        raise Forbidden(f"Reading a transcript needs 'view_transcript' access to its session; you have "
+                        f"'{granted}'.", code="insufficient_access")
+
+
+async def session_segments(
+    db: SessionMaker, org_id: UUID, session_id: UUID, after: int | None = None
+) -> SessionSegments:
+    """The org's segments of the session in order; a session of another org has none."""
+    async with transaction(db, org_id) as tx:
+        rows = await repository.segments_of(tx, session_id)
+    segments = [StoredSegment.model_validate(row) for row in rows if after is None or row.sequence > after]
+    return SessionSegments(
+        session_id=session_id, segments=segments,
+        next_sequence=rows[-1].sequence + 1 if rows else 0,
+    )
+
+
 async def get_transcript(
     db: SessionMaker, sessions: SessionAccessClient, caller: Caller, org_id: UUID, transcript_id: UUID,
     *, with_text: bool = False,
@@ -159,12 +183,7 @@ async def get_transcript(
         row = await repository.transcript(tx, transcript_id)
     if row is None:
         raise _not_found()
-    granted = await sessions.of(caller.authorization, org_id, row.session_id, caller.correlation_id)
-    if granted is None:
-        raise _not_found()
-    if not allows(granted, "view_transcript"):
-        raise Forbidden(f"Reading a transcript needs 'view_transcript' access to its session; you have "
-                        f"'{granted}'.", code="insufficient_access")
+    await _require_transcript_access(sessions, caller, org_id, row.session_id)
     async with transaction(db, org_id) as tx:
         # Read again with the segments, in one snapshot: a revision may have landed meanwhile.
         row = await repository.transcript(tx, transcript_id)

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from voice_shared.api.common import ApiModel
 from voice_shared.api.sessions import Access
+from voice_shared.contracts import SessionStatus
 
 
 class StoredSegment(ApiModel):
@@ -113,6 +114,7 @@ class TranscriptListItem(ApiModel):
 
 
 class SessionAccess(ApiModel):
-    """The caller's access to a session (session-svc's internal answer to the other services)."""
+    """The caller's access to a session and its status (session-svc's answer to the other services)."""
 
     access: Access
+    status: SessionStatus

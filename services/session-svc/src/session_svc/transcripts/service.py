@@ -20,7 +20,7 @@ from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.api.transcripts import SessionAccess, TranscriptListItem
 from voice_shared.auth import Principal
-from voice_shared.contracts import TranscriptCompleted, TranscriptDeleted
+from voice_shared.contracts import SessionStatus, TranscriptCompleted, TranscriptDeleted
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.outbox import claim_inbox
 
@@ -28,8 +28,8 @@ from voice_shared.outbox import claim_inbox
 async def session_access(db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID) -> SessionAccess:
     """The caller's access to the session; 404 if they cannot see it."""
     async with transaction(db, org_id) as tx:
-        _, granted = await require_session(tx, principal, org_id, session_id, "view")
-    return SessionAccess(access=granted)
+        session, granted = await require_session(tx, principal, org_id, session_id, "view")
+    return SessionAccess(access=granted, status=SessionStatus(session.status))
 
 
 async def record_revision(
