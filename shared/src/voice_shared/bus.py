@@ -376,7 +376,8 @@ def instance_queue(namespace: str, owner: str, routing_key: str) -> RabbitQueue:
 
 
 def consume_instance(
-    broker: RabbitBroker, namespace: str, owner: str, contract: type[E], *, org_required: bool = True
+    broker: RabbitBroker, namespace: str, owner: str, contract: type[E], *, org_required: bool = True,
+    prefetch: int = 16,
 ) -> Callable[[Handler[E]], Any]:
     """Register ``handler(event, envelope)`` on an ``instance_queue`` bound to the contract's type.
 
@@ -389,7 +390,7 @@ def consume_instance(
     def register(handler: Handler[E]) -> Any:
         return _subscribe(broker, namespace, source, events_exchange(namespace), target, contract,
                           _acking(handler, requeue_on_error=False), handler.__name__,
-                          prefetch=16, org_required=org_required)
+                          prefetch=prefetch, org_required=org_required)
 
     return register
 

@@ -6,6 +6,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from gateway import live
+from gateway.live import LiveHub
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings
 from gateway.upstream import UPSTREAMS, Upstream, open_client
@@ -28,6 +30,8 @@ def create_app(
     # The bus carries SDP offers to the session's bot and its answers back (request/reply).
     broker = make_broker(settings)
     commands = CommandClient(broker, settings.bus_namespace, owner="gateway")
+    hub = LiveHub()
+    live.register(broker, settings.bus_namespace, hub, settings.live_end_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +57,7 @@ def create_app(
         lifespan=lifespan, readiness=[session_svc, bus_ready(broker)],
     )
     app.state.commands = commands
+    app.state.live = hub
     app.state.upstreams = dict(upstreams or {})  # given clients work without the lifespan too
     for router in ROUTERS:
         app.include_router(router)

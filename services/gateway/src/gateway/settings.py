@@ -15,3 +15,10 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = Field(default=100, ge=1)
     # How long an SDP offer waits for the session's bot to answer before the caller gets a 504.
     webrtc_answer_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The live transcript: how long a socket may take to authenticate, how often it is pinged, how
+    # many messages may wait for a slow viewer before it is dropped, and how long after the session's
+    # end the sockets stay open for segments still on their way.
+    live_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    live_ping_seconds: float = Field(default=20.0, gt=0)
+    live_max_pending: int = Field(default=1000, ge=1)
+    live_end_grace_seconds: float = Field(default=0.5, ge=0)

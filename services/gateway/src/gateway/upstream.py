@@ -10,6 +10,7 @@ import structlog
 from fastapi import Request, Response
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
+from starlette.requests import HTTPConnection
 
 from gateway.settings import GatewaySettings
 from voice_shared.errors import AppError, ServiceUnavailable, ValidationFailed
@@ -47,8 +48,8 @@ def open_client(settings: GatewaySettings, upstream: Upstream) -> httpx.AsyncCli
     )
 
 
-def client_of(request: Request, upstream: Upstream = "session-svc") -> httpx.AsyncClient:
-    clients: Mapping[Upstream, httpx.AsyncClient] = request.app.state.upstreams
+def client_of(connection: HTTPConnection, upstream: Upstream = "session-svc") -> httpx.AsyncClient:
+    clients: Mapping[Upstream, httpx.AsyncClient] = connection.app.state.upstreams
     return clients[upstream]
 
 
