@@ -8,16 +8,17 @@ import jwt
 import pytest
 from sqlalchemy import text
 
+from voice_shared.bus import subscription
 from voice_shared.db import make_engine
 from voice_shared.testing import auth, config_body, session_body
 
 TENANT_TABLES = ["voice_configs", "voice_config_versions", "voice_sessions", "voice_shares",
-                 "knowledge_bases", "kb_documents", "kb_chunks", "voice_session_kbs"]
+                 "knowledge_bases", "kb_documents", "kb_chunks", "voice_session_kbs", "voice_session_transcripts"]
 
 
 @pytest.fixture(scope="module")
-async def victim(gateway, token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Org A with one of everything."""
+async def victim(gateway, token, publish, segment_event, event_log, handled) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Org A with one of everything, a finished interview's transcript included."""
     org = uuid.uuid4()
     admin = token(org, "org_admin", sub="victim-admin")
     h = auth(admin)
@@ -30,12 +31,19 @@ async def victim(gateway, token) -> dict[str, Any]:  # type: ignore[no-untyped-d
                                   json=session_body(config["id"], kbIds=[kb["id"]]))).json()
     share = (await gateway.post(f"/api/voice/sessions/{session['id']}/shares?orgId={org}", headers=h,
                                 json={"userId": "someone", "level": "view"})).json()
+    ended = (await gateway.post(f"/api/voice/sessions?orgId={org}", headers=h,
+                                json=session_body(config["id"]))).json()
+    said = segment_event(org, uuid.UUID(ended["id"]), 0, text="The launch code is tangerine.")
+    await publish(said)
+    await handled("transcript_svc", subscription("transcript-svc", "segments").consumer, said.event_id)
+    await gateway.post(f"/api/voice/sessions/{ended['id']}/cancel?orgId={org}", headers=h)
+    (completed,) = await event_log.wait_for(ended["id"], "transcript.completed")
     return {"org": org, "admin": admin, "config": config["id"], "kb": kb["id"], "doc": doc["id"],
-            "session": session["id"], "share": share["id"]}
+            "session": session["id"], "share": share["id"], "transcript": completed["payload"]["transcript_id"]}
 
 
 def endpoints(v: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    o, c, s, k, d, sh = v["org"], v["config"], v["session"], v["kb"], v["doc"], v["share"]
+    o, c, s, k, d, sh, t = v["org"], v["config"], v["session"], v["kb"], v["doc"], v["share"], v["transcript"]
     q = f"?orgId={o}"
     return [
         ("POST", f"/api/voice/configs{q}", config_body()),
@@ -68,6 +76,11 @@ def endpoints(v: dict[str, Any]) -> list[tuple[str, str, Any]]:
         ("DELETE", f"/api/voice/kbs/{k}/documents/{d}{q}", None),
         ("GET", f"/api/voice/kbs/{k}/search{q}&q=launch+code", None),
         ("GET", f"/api/voice/stats{q}", None),
+        ("GET", f"/api/voice/transcripts{q}", None),
+        ("GET", f"/api/voice/transcripts/{t}{q}", None),
+        ("GET", f"/api/voice/transcripts/{t}{q}&includeText=true", None),
+        ("GET", f"/api/voice/transcripts/{t}/export{q}&format=txt", None),
+        ("DELETE", f"/api/voice/transcripts/{t}{q}", None),
     ]
 
 
@@ -96,13 +109,14 @@ async def snapshot(gateway, v) -> list[Any]:  # type: ignore[no-untyped-def]
     paths = [f"/api/voice/configs/{v['config']}{q}", f"/api/voice/sessions/{v['session']}{q}",
              f"/api/voice/sessions/{v['session']}/kbs{q}", f"/api/voice/sessions/{v['session']}/shares{q}",
              f"/api/voice/kbs/{v['kb']}{q}", f"/api/voice/kbs/{v['kb']}/documents{q}",
-             f"/api/voice/configs{q}", f"/api/voice/sessions{q}", f"/api/voice/kbs{q}"]
+             f"/api/voice/configs{q}", f"/api/voice/sessions{q}", f"/api/voice/kbs{q}",
+             f"/api/voice/transcripts{q}", f"/api/voice/transcripts/{v['transcript']}{q}&includeText=true"]
     return [(await gateway.get(p, headers=h)).json() for p in paths]
 
 
 async def test_outsiders_get_nothing_and_change_nothing(gateway, token, base_settings, victim) -> None:  # type: ignore[no-untyped-def]
     before = await snapshot(gateway, victim)
-    secrets = [str(victim[k]) for k in ("config", "session", "kb", "doc", "share")] + ["tangerine"]
+    secrets = [str(victim[k]) for k in ("config", "session", "kb", "doc", "share", "transcript")] + ["tangerine"]
     failures = []
     for who, headers in bad_callers(token, base_settings).items():
         for method, path, body in endpoints(victim):
@@ -121,10 +135,10 @@ async def test_lists_never_contain_another_orgs_ids(gateway, token, victim) -> N
     admin = auth(token(org, "org_owner"))
     config = (await gateway.post(f"/api/voice/configs?orgId={org}", json=config_body(), headers=admin)).json()
     await gateway.post(f"/api/voice/sessions?orgId={org}", json=session_body(config["id"]), headers=admin)
-    for path in ("configs", "sessions", "kbs"):
+    for path in ("configs", "sessions", "kbs", "transcripts"):
         r = await gateway.get(f"/api/voice/{path}?orgId={org}", headers=admin)
         assert r.status_code == 200
-        assert all(item["orgId"] == str(org) for item in r.json()["items"])
+        assert all(item.get("orgId", str(org)) == str(org) for item in r.json()["items"])
         assert str(victim["org"]) not in r.text
     stats = (await gateway.get(f"/api/voice/stats?orgId={org}", headers=admin)).json()
     assert stats["total"] == 1

@@ -79,6 +79,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("transcript-svc", "segments", "transcript.segment"),
     # Finalises the session's transcript (exactly once; later segments make new revisions).
     Subscription("transcript-svc", "finalise", "session.ended"),
+    # Each org's retention days, for the sweeper that deletes expired records.
+    Subscription("transcript-svc", "retention", "org.settings_updated"),
     # The bot job queue: each warm bot worker consumes one started session at a time and acks it
     # only when the interview is over, so a bot that dies hands its job to another (see
     # bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.

@@ -1,6 +1,7 @@
 """transcript-svc's HTTP API: final transcripts (the gateway's /api/voice/transcripts/{id}) and, for
 the bot, a session's stored segments."""
 
+from dataclasses import asdict
 from typing import Annotated
 from uuid import UUID
 
@@ -8,7 +9,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from transcript_svc import service
 from transcript_svc.deps import ArchiveDep, CallerDep, DbDep, OrgIdQuery, SessionAccessDep
-from voice_shared.api.transcripts import SessionSegments, TranscriptFormat, TranscriptPublic
+from voice_shared.api.transcripts import (
+    RecordRemoved,
+    SessionSegments,
+    SessionsErasure,
+    TranscriptFormat,
+    TranscriptPublic,
+)
 
 router = APIRouter()
 
@@ -48,3 +55,13 @@ async def delete_transcript(
 ) -> Response:
     await service.delete_transcript(db, archive, caller, org_id, transcript_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/internal/erasures", tags=["erasure"])
+async def erase_sessions(
+    org_id: OrgIdQuery, body: SessionsErasure, caller: CallerDep, db: DbDep, archive: ArchiveDep,
+) -> RecordRemoved:
+    """Remove every record of these sessions (session-svc calls it for a candidate's erasure, with
+    the org admin's token): segments, transcripts, every object version; later events are dropped."""
+    removed = await service.erase_sessions(db, archive, caller, org_id, body.session_ids)
+    return RecordRemoved(**asdict(removed))

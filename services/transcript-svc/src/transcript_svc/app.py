@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from transcript_svc import api, handlers
 from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
+from transcript_svc.retention import RetentionSweeper
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
@@ -33,11 +34,13 @@ def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.As
 
     relay = OutboxRelay(sessions, settings.db_schema, publish, poll_seconds=settings.outbox_poll_seconds)
     handlers.register(broker, settings, sessions, archive, relay)
+    sweeper = RetentionSweeper(sessions, archive, settings, relay)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        sweeper_task = asyncio.create_task(sweeper.run(), name="retention-sweeper")
         client = session_svc or httpx.AsyncClient(base_url=settings.session_svc_url, timeout=10.0)
         app.state.session_access = SessionAccessClient(client)
         try:
@@ -46,7 +49,9 @@ def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.As
             if session_svc is None:
                 await client.aclose()
             relay.stop()
+            sweeper.stop()
             await relay_task
+            await sweeper_task
             await broker.stop()
             await engine.dispose()
 
@@ -58,5 +63,6 @@ def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.As
     app.state.broker = broker
     app.state.archive = archive
     app.state.relay = relay
+    app.state.sweeper = sweeper
     app.include_router(api.router)
     return app

@@ -6,7 +6,7 @@ from transcript_svc import service
 from transcript_svc.archive import Archive
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import consume, subscription
-from voice_shared.contracts import Envelope, SessionEnded, TranscriptSegment
+from voice_shared.contracts import Envelope, OrgSettingsUpdated, SessionEnded, TranscriptSegment
 from voice_shared.db import SessionMaker
 from voice_shared.outbox import OutboxRelay
 
@@ -15,6 +15,7 @@ def register(
     broker: RabbitBroker, settings: TranscriptSettings, db: SessionMaker, archive: Archive, relay: OutboxRelay
 ) -> None:
     segments, finalise = subscription("transcript-svc", "segments"), subscription("transcript-svc", "finalise")
+    retention = subscription("transcript-svc", "retention")
 
     @consume(broker, settings.bus_namespace, segments, TranscriptSegment)
     async def on_transcript_segment(event: TranscriptSegment, env: Envelope) -> None:
@@ -25,3 +26,7 @@ def register(
     async def on_session_ended(event: SessionEnded, env: Envelope) -> None:
         await service.finalise(db, archive, env.org, event, finalise.consumer, env.event_id, env.correlation_id)
         relay.wake()
+
+    @consume(broker, settings.bus_namespace, retention, OrgSettingsUpdated)
+    async def on_org_settings_updated(event: OrgSettingsUpdated, env: Envelope) -> None:
+        await service.set_retention(db, env.org, event.retention_days, retention.consumer, env.event_id)

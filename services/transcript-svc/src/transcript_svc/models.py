@@ -63,3 +63,30 @@ class TranscriptRow(SQLModel, table=True):
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
     )
+
+
+class RetentionPolicy(SQLModel, table=True):
+    """How long an org keeps its transcripts (from session-svc's org.settings_updated)."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = {"schema": SCHEMA}
+
+    org_id: UUID = Field(primary_key=True)
+    retention_days: int
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
+    )
+
+
+class ErasedSession(SQLModel, table=True):
+    """A session whose record was deleted: what arrives for it later is dropped. Ids only."""
+
+    __tablename__ = "erased_sessions"
+    __table_args__ = {"schema": SCHEMA}
+
+    session_id: UUID = Field(primary_key=True)
+    org_id: UUID
+    reason: str
+    erased_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
+    )

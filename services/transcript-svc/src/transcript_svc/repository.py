@@ -8,8 +8,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from transcript_svc.models import ErasedSession, RetentionPolicy
 from transcript_svc.models import TranscriptRow as T
 from transcript_svc.models import TranscriptSegmentRow as S
+from transcript_svc.settings import SCHEMA
 
 # stored: a new row; replaced: a final segment over an interim one; kept: the row there stays;
 # foreign: the key is another org's (Row Level Security hides that row), which stays.
@@ -77,3 +79,25 @@ async def delete_session_record(tx: AsyncSession, session_id: UUID) -> int:
     await tx.execute(delete(T).where(col(T.session_id) == session_id))
     gone = await tx.execute(delete(S).where(col(S.session_id) == session_id).returning(col(S.sequence)))
     return len(gone.all())
+
+
+async def is_erased(tx: AsyncSession, session_id: UUID) -> bool:
+    return await tx.get(ErasedSession, session_id) is not None
+
+
+async def mark_erased(tx: AsyncSession, org_id: UUID, session_id: UUID, reason: str) -> None:
+    await tx.execute(insert(ErasedSession).values(org_id=org_id, session_id=session_id, reason=reason)
+                     .on_conflict_do_nothing(index_elements=["session_id"]))
+
+
+async def put_retention(tx: AsyncSession, org_id: UUID, days: int) -> None:
+    stmt = insert(RetentionPolicy).values(org_id=org_id, retention_days=days)
+    await tx.execute(stmt.on_conflict_do_update(
+        index_elements=["org_id"], set_={"retention_days": days, "updated_at": func.now()}))
+
+
+async def sessions_past_retention(tx: AsyncSession, default_days: int, limit: int) -> list[tuple[UUID, UUID]]:
+    """(org, session) of every record past its org's retention, across orgs (ids only)."""
+    rows = await tx.execute(text(f"SELECT org_id, session_id FROM {SCHEMA}.sessions_past_retention(:d, :n)"),
+                            {"d": default_days, "n": limit})
+    return [(org, sid) for org, sid in rows.all()]

@@ -3,6 +3,7 @@ session ends (exactly once), merge late segments into a new revision, read it ba
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID, uuid4
 
 import structlog
@@ -40,7 +41,7 @@ SEGMENT_COLUMNS = {"session_id", "sequence", "speaker", "text", "start_ms", "end
 async def store_segment(
     db: SessionMaker, archive: Archive, org_id: UUID, segment: TranscriptSegment, consumer: str,
     event_id: UUID, correlation_id: str | None = None,
-) -> repository.Outcome | None:
+) -> repository.Outcome | Literal["erased"] | None:
     """Store one segment (inbox-deduplicated); one that changes a finalised transcript revises it.
 
     None for an event already handled."""
@@ -48,6 +49,9 @@ async def store_segment(
         if not await claim_inbox(tx, SCHEMA, consumer, event_id):
             return None
         await repository.lock_session(tx, segment.session_id)
+        if await repository.is_erased(tx, segment.session_id):
+            log.info("transcript_segment_of_erased_session_dropped", sequence=segment.sequence)
+            return "erased"
         outcome = await repository.put_segment(tx, {
             **segment.model_dump(include=SEGMENT_COLUMNS), "org_id": org_id, "event_id": event_id,
         })
@@ -72,6 +76,9 @@ async def finalise(
         if not await claim_inbox(tx, SCHEMA, consumer, event_id):
             return None
         await repository.lock_session(tx, ended.session_id)
+        if await repository.is_erased(tx, ended.session_id):
+            log.info("transcript_of_erased_session_not_made")
+            return None
         if (row := await repository.transcript_of(tx, ended.session_id)) is not None:
             log.warning("transcript_already_final", revision=row.revision)
             return row
@@ -215,12 +222,69 @@ async def delete_transcript(
         row = await repository.transcript(tx, transcript_id)
         if row is None:
             raise _not_found()
-        await repository.lock_session(tx, row.session_id)
-        segments = await repository.delete_session_record(tx, row.session_id)
-        await add_to_outbox(tx, SCHEMA, envelope(
-            TranscriptDeleted(session_id=row.session_id, transcript_id=row.id, reason="deleted"),
-            org_id=org_id, session_id=row.session_id, correlation_id=caller.correlation_id,
-        ))
-        # Erased before the commit: if the store fails, nothing is deleted and the caller may retry.
-        versions = await archive.erase(row.object_keys)
-    log.info("transcript_deleted", transcript_id=str(transcript_id), segments=segments, object_versions=versions)
+        await _remove_record(tx, archive, org_id, row.session_id, "deleted", caller.correlation_id)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What went of one session's record."""
+
+    transcripts: int = 0
+    segments: int = 0
+    object_versions: int = 0
+
+    def __add__(self, other: "Removed") -> "Removed":
+        return Removed(self.transcripts + other.transcripts, self.segments + other.segments,
+                       self.object_versions + other.object_versions)
+
+
+async def _remove_record(
+    tx: AsyncSession, archive: Archive, org_id: UUID, session_id: UUID,
+    reason: Literal["deleted", "retention", "erasure"], correlation_id: str | None,
+) -> Removed:
+    """Delete the session's transcript, segments and every object version; remember the session as
+    erased (so nothing that arrives later brings it back) and announce it. In the caller's transaction."""
+    await repository.lock_session(tx, session_id)
+    row = await repository.transcript_of(tx, session_id)
+    segments = await repository.delete_session_record(tx, session_id)
+    await repository.mark_erased(tx, org_id, session_id, reason)
+    await add_to_outbox(tx, SCHEMA, envelope(
+        TranscriptDeleted(session_id=session_id, transcript_id=row.id if row else None, reason=reason),
+        org_id=org_id, session_id=session_id, correlation_id=correlation_id,
+    ))
+    # Objects go before the commit: if the store fails, nothing is deleted and it is tried again.
+    versions = await archive.erase(row.object_keys) if row else 0
+    log.info("transcript_record_removed", reason=reason, session_id=str(session_id), segments=segments,
+             object_versions=versions)
+    return Removed(transcripts=1 if row else 0, segments=segments, object_versions=versions)
+
+
+async def sweep_once(db: SessionMaker, archive: Archive, default_days: int, batch: int) -> int:
+    """Remove the records past their org's retention (``default_days`` where the org set none)."""
+    async with transaction(db) as tx:
+        due = await repository.sessions_past_retention(tx, default_days, batch)
+    for org_id, session_id in due:
+        async with transaction(db, org_id) as tx:
+            await _remove_record(tx, archive, org_id, session_id, "retention", "retention-sweep")
+    if due:
+        log.info("transcripts_expired", sessions=len(due))
+    return len(due)
+
+
+async def set_retention(db: SessionMaker, org_id: UUID, days: int, consumer: str, event_id: UUID) -> None:
+    async with transaction(db, org_id) as tx:
+        if await claim_inbox(tx, SCHEMA, consumer, event_id):
+            await repository.put_retention(tx, org_id, days)
+
+
+async def erase_sessions(
+    db: SessionMaker, archive: Archive, caller: Caller, org_id: UUID, session_ids: list[UUID],
+) -> Removed:
+    """A candidate's erasure: remove the record of each session (org admins or a service)."""
+    if caller.principal.service is None and not caller.principal.is_org_admin(org_id):
+        raise Forbidden("Only org admins and owners may erase a candidate's data.", code="admin_required")
+    removed = Removed()
+    async with transaction(db, org_id) as tx:
+        for session_id in session_ids:
+            removed += await _remove_record(tx, archive, org_id, session_id, "erasure", caller.correlation_id)
+    return removed

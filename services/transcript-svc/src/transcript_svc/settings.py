@@ -1,5 +1,7 @@
 """transcript-svc settings."""
 
+from pydantic import Field
+
 from voice_shared.settings import ServiceSettings
 
 SCHEMA = "transcript_svc"
@@ -9,3 +11,6 @@ class TranscriptSettings(ServiceSettings):
     service_name: str = "transcript-svc"
     port: int = 8003
     db_schema: str = SCHEMA
+    # The sweeper deletes records past their org's retention (data_retention_days where the org set none).
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    retention_sweep_batch: int = Field(default=200, ge=1)

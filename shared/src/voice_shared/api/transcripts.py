@@ -118,3 +118,17 @@ class SessionAccess(ApiModel):
 
     access: Access
     status: SessionStatus
+
+
+class SessionsErasure(ApiModel):
+    """Sessions whose record transcript-svc must remove (session-svc asks, for a candidate's erasure)."""
+
+    session_ids: list[UUID] = Field(max_length=10_000)
+
+
+class RecordRemoved(ApiModel):
+    """What transcript-svc removed: counts only."""
+
+    transcripts: int = Field(ge=0)
+    segments: int = Field(ge=0)
+    object_versions: int = Field(ge=0, description="Archived object versions (and delete markers) deleted.")

@@ -61,6 +61,24 @@ class SessionEnded(Event):
 
 
 @register
+class OrgSettingsUpdated(Event):
+    """An org admin changed the organisation's settings (session-svc owns them)."""
+
+    type = "org.settings_updated"
+    retention_days: int = Field(ge=1, description="Days transcripts and recordings are kept after an interview.")
+
+
+@register
+class CandidateErased(Event):
+    """An org admin erased a candidate's personal data: every service removes what it holds of these
+    sessions. Carries no personal data (the sessions' ids only)."""
+
+    type = "candidate.erased"
+    erasure_id: UUID = Field(description="The erasure's receipt.")
+    session_ids: list[UUID] = Field(description="The candidate's sessions.")
+
+
+@register
 class ConfigCreated(Event):
     """An interview config was created."""
 

@@ -1,0 +1,41 @@
+"""The retention sweeper: at start and then periodically, removes records past their org's retention."""
+
+import asyncio
+import contextlib
+
+import structlog
+
+from transcript_svc import service
+from transcript_svc.archive import Archive
+from transcript_svc.settings import TranscriptSettings
+from voice_shared.db import SessionMaker
+from voice_shared.outbox import OutboxRelay
+
+log = structlog.get_logger()
+
+
+class RetentionSweeper:
+    def __init__(self, db: SessionMaker, archive: Archive, settings: TranscriptSettings, relay: OutboxRelay) -> None:
+        self._db, self._archive, self._settings, self._relay = db, archive, settings, relay
+        self._stopping = asyncio.Event()
+
+    async def sweep(self) -> int:
+        """Sweep until nothing is due; returns how many sessions' records went."""
+        total = 0
+        while removed := await service.sweep_once(self._db, self._archive, self._settings.data_retention_days,
+                                                  self._settings.retention_sweep_batch):
+            total += removed
+            self._relay.wake()
+        return total
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.sweep()
+            except Exception:  # the sweeper outlives a database or object store outage
+                log.exception("retention_sweep_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.retention_sweep_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
