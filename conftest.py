@@ -169,13 +169,20 @@ async def transcript_svc_app(  # type: ignore[no-untyped-def]
 ) -> AsyncIterator[FastAPI]:
     """transcript-svc with its lifespan running (its consumers take the run's segments and session
     ends), asking the in-process session-svc who may read a transcript."""
+    from session_svc.erasure.transcripts import TranscriptErasure
     from transcript_svc.app import create_app
     from transcript_svc.settings import TranscriptSettings
 
     sessions = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
     app = create_app(TranscriptSettings(**platform_env, outbox_poll_seconds=0.05), session_svc=sessions)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
+        # And the other way: session-svc's erasures reach this transcript-svc in process.
+        own = session_svc_app.state.transcript_erasure
+        erasures = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://transcript-svc")
+        session_svc_app.state.transcript_erasure = TranscriptErasure(erasures)
         yield app
+        session_svc_app.state.transcript_erasure = own
+        await erasures.aclose()
     await sessions.aclose()
 
 

@@ -56,17 +56,27 @@ class ServedPlatform(threading.Thread):
     async def _serve(self) -> None:
         from session_svc.app import create_app as create_session_svc
         from session_svc.settings import SessionSettings
+        from transcript_svc.app import create_app as create_transcript_svc
+        from transcript_svc.settings import TranscriptSettings
 
         svc = create_session_svc(SessionSettings(**self.env, database_pool_size=4))  # type: ignore[arg-type]
-        # session-svc's own failures reach the gateway as its 500 answer, as they would over HTTP.
+        # The services' own failures reach the gateway as their 500 answers, as they would over HTTP.
         to_svc = httpx.ASGITransport(app=svc, raise_app_exceptions=False)
         async with (
             svc.router.lifespan_context(svc),
             httpx.AsyncClient(transport=to_svc, base_url="http://session-svc") as upstream,
         ):
-            gateway = create_gateway(GatewaySettings(**self.env), upstreams={"session-svc": upstream})  # type: ignore[arg-type]
-            self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
-            await self.server.serve(sockets=[self.sock])
+            transcripts = create_transcript_svc(TranscriptSettings(**self.env, database_pool_size=4),  # type: ignore[arg-type]
+                                                session_svc=upstream)
+            to_transcripts = httpx.ASGITransport(app=transcripts, raise_app_exceptions=False)
+            async with (
+                transcripts.router.lifespan_context(transcripts),
+                httpx.AsyncClient(transport=to_transcripts, base_url="http://transcript-svc") as transcript_upstream,
+            ):
+                gateway = create_gateway(GatewaySettings(**self.env),  # type: ignore[arg-type]
+                                         upstreams={"session-svc": upstream, "transcript-svc": transcript_upstream})
+                self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
+                await self.server.serve(sockets=[self.sock])
 
     def wait_started(self, timeout: float = 30.0) -> None:
         for _ in range(int(timeout / 0.05)):

@@ -52,7 +52,8 @@ async def listed(gateway, org, headers, query: str = "", count: int | None = Non
     for _ in range(200):
         r = await gateway.get(f"/api/voice/transcripts?orgId={org}{query}", headers=headers)
         assert r.status_code == 200, r.text
-        if count is None or r.json()["total"] == count:
+        # Both, as total and items are read one after the other while transcripts arrive.
+        if count is None or r.json()["total"] == len(r.json()["items"]) == count:
             return r.json()  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError(f"the list never held {count}: {r.json()}")
@@ -219,3 +220,37 @@ async def test_an_admin_deletes_a_transcript_and_everything_of_it(  # type: igno
         left = [(await tx.execute(text(f"SELECT count(*) FROM {TRANSCRIPT_SCHEMA}.{table} WHERE session_id = :s"),
                                   {"s": s["id"]})).scalar_one() for table in ("transcript_segments", "transcripts")]
     assert left == [0, 0]
+
+
+async def test_an_orgs_retention_is_set_by_its_admins_and_told_to_candidates(  # type: ignore[no-untyped-def]
+    gateway, token, handled, base_settings
+) -> None:
+    from voice_shared.join import JoinTokens
+
+    org = uuid.uuid4()
+    admin, member = auth(token(org, "org_admin")), auth(token(org, "org_user"))
+    r = await gateway.get(f"/api/voice/settings?orgId={org}", headers=member)
+    assert r.json() == {"retentionDays": base_settings.data_retention_days, "isDefault": True,
+                        "updatedBy": None, "updatedAt": None}
+    r = await gateway.put(f"/api/voice/settings?orgId={org}", headers=member, json={"retentionDays": 30})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "admin_required")
+    for bad in ({"retentionDays": 0}, {"retentionDays": 99999}, {"retentionDays": "soon"}, {}, {"retention": 3}):
+        r = await gateway.put(f"/api/voice/settings?orgId={org}", headers=admin, json=bad)
+        assert r.status_code == 422 and r.json()["error"]["message"], bad
+    r = await gateway.put(f"/api/voice/settings?orgId={org}", headers=admin, json={"retentionDays": 30})
+    assert r.status_code == 200 and r.json()["retentionDays"] == 30 and not r.json()["isDefault"]
+    assert (await gateway.get(f"/api/voice/settings?orgId={org}", headers=member)).json()["retentionDays"] == 30
+    outsider = auth(token(uuid.uuid4(), "org_owner"))
+    assert (await gateway.get(f"/api/voice/settings?orgId={org}", headers=outsider)).status_code == 404
+
+    # The candidate's page says what the org chose.
+    config = (await gateway.post(f"/api/voice/configs?orgId={org}", json=config_body(), headers=admin)).json()
+    session = (await gateway.post(f"/api/voice/sessions?orgId={org}", json=session_body(config["id"]),
+                                  headers=admin)).json()
+    from datetime import UTC, datetime
+
+    from voice_shared.settings import ServiceSettings
+    join, _ = JoinTokens(ServiceSettings(**base_settings.model_dump())).mint(uuid.UUID(session["id"]), org,
+                                                                            datetime.now(UTC))
+    page = await gateway.get(f"/join/{join}")
+    assert page.status_code == 200 and "kept for 30 days" in page.text

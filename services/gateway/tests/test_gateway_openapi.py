@@ -57,6 +57,9 @@ PUBLIC_ROUTES = {
     ("get", "/api/voice/transcripts/{transcript_id}"): (None, "200", "TranscriptPublic"),
     ("get", "/api/voice/transcripts/{transcript_id}/export"): (None, "200", FILE),
     ("delete", "/api/voice/transcripts/{transcript_id}"): (None, "204", None),
+    ("get", "/api/voice/settings"): (None, "200", "OrgSettingsPublic"),
+    ("put", "/api/voice/settings"): ("OrgSettingsUpdate", "200", "OrgSettingsPublic"),
+    ("delete", "/api/voice/candidates"): (None, "200", "ErasureReceipt"),
 }
 # Routes that also take a candidate's join token, which names its own organisation.
 ORG_FROM_JOIN_TOKEN = {("post", "/api/voice/sessions/{session_id}/webrtc/offer")}
@@ -136,5 +139,5 @@ def test_write_models_refuse_unknown_fields(openapi) -> None:  # type: ignore[no
     schemas = openapi["components"]["schemas"]
     for name in ("ConfigCreate", "ConfigUpdate", "SessionCreate", "SessionUpdate", "ShareCreate",
                  "KbCreate", "DocumentCreate", "KbLinkCreate", "KbLinkUpdate", "CredentialCreate",
-                 "CredentialUpdate"):
+                 "CredentialUpdate", "OrgSettingsUpdate"):
         assert schemas[name]["additionalProperties"] is False, name

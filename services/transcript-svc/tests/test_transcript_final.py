@@ -189,3 +189,11 @@ async def test_archived_to_s3_with_a_version_per_revision(  # type: ignore[no-un
     record = TranscriptPublic.model_validate(json.loads(await store.get(row.object_keys["json"])))
     assert (record.revision, len(record.segments)) == (2, 2)
     assert await store.versions(f"prod/transcripts/{org}/") == 6  # 3 formats x 2 revisions
+
+    # An erasure (as for a candidate) deletes every version: nothing of the session is left in the bucket.
+    from voice_shared.auth import Principal
+
+    bot = service.Caller(Principal(sub="session-svc", service="session-svc"), "Bearer -", "erasure-test")
+    removed = await service.erase_sessions(db, archive, bot, org, [sid])
+    assert (removed.transcripts, removed.segments, removed.object_versions) == (1, 2, 6)
+    assert await store.versions(f"prod/transcripts/{org}/") == 0

@@ -4,13 +4,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from session_svc import api, bot_api, handlers
 from session_svc.credentials import api as credentials_api
 from session_svc.credentials.bootstrap import secret_stores
+from session_svc.erasure import api as erasure_api
+from session_svc.erasure.transcripts import TranscriptErasure
 from session_svc.join import api as join_api
 from session_svc.knowledge import api as knowledge_api
+from session_svc.org import api as org_api
 from session_svc.rooms import api as rooms_api
 from session_svc.rooms import handlers as rooms_handlers
 from session_svc.rooms.service import Rooms, SecretResolver
@@ -37,6 +41,8 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     rooms = Rooms(sessions, settings, secrets=room_secrets)
     rooms_handlers.register(broker, settings, rooms)
     transcripts_handlers.register(broker, settings, sessions)
+    # A candidate's erasure asks transcript-svc to remove its records (tests may put another client).
+    transcript_erasure = TranscriptErasure(httpx.AsyncClient(base_url=settings.transcript_svc_url, timeout=30.0))
 
     async def publish(env: Envelope) -> None:
         await publish_envelope(broker, settings.bus_namespace, env)
@@ -57,6 +63,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
             await relay_task
             await broker.stop()
             await rooms.close()
+            await transcript_erasure.client.aclose()
             await engine.dispose()
 
     app = create_service_app(
@@ -66,6 +73,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.state.sessions = sessions
     app.state.relay = relay
     app.state.rooms = rooms
+    app.state.transcript_erasure = transcript_erasure
     app.state.broker = broker
     app.state.secret_stores = secret_stores(settings)
     app.include_router(api.router)
@@ -75,4 +83,6 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.include_router(rooms_api.router)
     app.include_router(bot_api.router)
     app.include_router(transcripts_api.router)
+    app.include_router(org_api.router)
+    app.include_router(erasure_api.router)
     return app

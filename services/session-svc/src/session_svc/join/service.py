@@ -11,6 +11,7 @@ from sqlmodel import col
 from session_svc import repository as repo
 from session_svc.lifecycle import TERMINAL
 from session_svc.models import VoiceConfigVersion, VoiceSession
+from session_svc.org.service import retention_days
 from session_svc.rooms.ports import RoomProviderError
 from session_svc.rooms.service import Rooms
 from session_svc.settings import SessionSettings
@@ -73,10 +74,14 @@ async def _candidate_session(tx: AsyncSession, claims: JoinClaims, *, lock: bool
     return session
 
 
-async def join_info(db: SessionMaker, claims: JoinClaims, retention_days: int, rooms: Rooms | None = None) -> JoinInfo:
-    """What the join page shows the candidate of ``claims``' session; the room only after consent."""
+async def join_info(
+    db: SessionMaker, claims: JoinClaims, default_retention_days: int, rooms: Rooms | None = None
+) -> JoinInfo:
+    """What the join page shows the candidate of ``claims``' session (the org's retention, told before
+    consent, included); the room only after consent."""
     async with transaction(db, claims.org) as tx:
         session = await _candidate_session(tx, claims)
+        retention = await retention_days(tx, claims.org, default_retention_days)
         version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
         if version is None:
             raise NotFound("This interview's configuration no longer exists.", code="config_not_found")
@@ -90,7 +95,7 @@ async def join_info(db: SessionMaker, claims: JoinClaims, retention_days: int, r
         company_name=company.strip()[:200] or None if isinstance(company, str) else None,
         language=definition.language, max_duration_minutes=definition.max_duration_minutes,
         transport=transport, room_url=room.url if room else None,
-        meeting_token=room.token if room else None, data_retention_days=retention_days,
+        meeting_token=room.token if room else None, data_retention_days=retention,
         consent_at=session.consent_at, consent_text_version=session.consent_text_version,
     )
 

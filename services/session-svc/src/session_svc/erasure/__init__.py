@@ -1,0 +1,1 @@
+"""A candidate's erasure across the platform, with a receipt that holds no personal data."""

@@ -1,0 +1,26 @@
+"""Routes: the gateway's DELETE /api/voice/candidates?email= (org admins)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
+from session_svc.erasure import service
+from voice_shared.api.common import Email
+from voice_shared.api.org import ErasureReceipt
+from voice_shared.auth import bearer_token
+
+router = APIRouter(prefix="/api/voice")
+
+
+@router.delete("/candidates")
+async def erase_candidate(
+    org_id: OrgIdQuery, email: Annotated[Email, Query()], principal: PrincipalDep, db: DbDep, relay: RelayDep,
+    request: Request,
+) -> ErasureReceipt:
+    receipt = await service.erase_candidate(
+        db, request.app.state.transcript_erasure, principal, org_id, email, f"Bearer {bearer_token(request)}",
+        str(request.state.correlation_id),
+    )
+    relay.wake()
+    return receipt

@@ -1,0 +1,1 @@
+"""The organisation's own settings (today: how long its interviews' records are kept)."""

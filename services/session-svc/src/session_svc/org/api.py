@@ -1,0 +1,25 @@
+"""Routes: the gateway's /api/voice/settings."""
+
+from fastapi import APIRouter, Request
+
+from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep, SettingsDep
+from session_svc.org import service
+from voice_shared.api.org import OrgSettingsPublic, OrgSettingsUpdate
+
+router = APIRouter(prefix="/api/voice")
+
+
+@router.get("/settings")
+async def get_settings(
+    org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep, settings: SettingsDep
+) -> OrgSettingsPublic:
+    return await service.get_settings(db, principal, org_id, settings.data_retention_days)
+
+
+@router.put("/settings")
+async def update_settings(
+    org_id: OrgIdQuery, body: OrgSettingsUpdate, principal: PrincipalDep, db: DbDep, relay: RelayDep, request: Request,
+) -> OrgSettingsPublic:
+    updated = await service.update_settings(db, principal, org_id, body, str(request.state.correlation_id))
+    relay.wake()
+    return updated
