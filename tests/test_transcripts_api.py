@@ -254,3 +254,55 @@ async def test_an_orgs_retention_is_set_by_its_admins_and_told_to_candidates(  #
                                                                             datetime.now(UTC))
     page = await gateway.get(f"/join/{join}")
     assert page.status_code == 200 and "kept for 30 days" in page.text
+
+
+async def test_a_recording_is_downloaded_through_an_expiring_link_and_deleted_with_its_record(  # type: ignore[no-untyped-def]
+    gateway, token, publish, segment_event, handled, event_log, platform_env, base_settings
+) -> None:
+    from datetime import UTC, datetime
+    from urllib.parse import urlsplit
+
+    from voice_shared.contracts import RecordingCompleted, envelope
+    from voice_shared.objects import object_key, recording_parts_prefix
+
+    org = uuid.uuid4()
+    s = await interview(gateway, token, publish, segment_event, handled, event_log, org)
+    admin, sid = auth(token(org, "org_admin")), uuid.UUID(s["id"])
+    url = f"/api/voice/transcripts/{s['transcriptId']}/recording?orgId={org}"
+    r = await gateway.get(url, headers=admin)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "recording_not_found")
+
+    store = LocalObjectStore(gateway_objects(gateway))
+    key = object_key("", "recordings", org, datetime.now(UTC), sid, "ogg")
+    await store.put(key, b"OggS pretend opus", "audio/ogg")
+    await store.put(recording_parts_prefix("", org, sid) + "0000020000.ogg", b"OggS a part left", "audio/ogg")
+    done = envelope(RecordingCompleted(session_id=sid, object_key=key, duration_ms=12000), org_id=org, session_id=sid)
+    await publish(done)
+    await handled(TRANSCRIPT_SCHEMA, subscription("transcript-svc", "recordings").consumer, done.event_id)
+
+    link = (await gateway.get(url, headers=admin)).json()
+    assert (link["durationMs"], link["contentType"], link["channels"]) == (
+        12000, "audio/ogg", "candidate_left_interviewer_right")
+    path = urlsplit(link["url"]).path
+    assert link["url"].startswith(base_settings.public_url) and path.startswith("/api/voice/recordings/")
+    got = await gateway.get(path)  # no bearer: the link is the credential
+    assert (got.status_code, got.content, got.headers["content-type"]) == (200, b"OggS pretend opus", "audio/ogg")
+    for forged in (path + "x", path.replace("/recordings/", "/recordings/a"), "/api/voice/recordings/nonsense"):
+        r = await gateway.get(forged)
+        assert r.status_code == 404 and r.json()["error"]["code"] in ("download_link_invalid", "not_found"), forged
+    viewer_share = await gateway.post(f"/api/voice/sessions/{sid}/shares?orgId={org}", headers=admin,
+                                      json={"userId": "glancer", "level": "view"})
+    assert viewer_share.status_code == 201
+    r = await gateway.get(url, headers=auth(token(org, "org_user", sub="glancer")))
+    assert r.status_code == 403
+
+    assert (await gateway.delete(f"/api/voice/transcripts/{s['transcriptId']}?orgId={org}", headers=admin)
+            ).status_code == 204
+    assert await store.keys(f"recordings/{org}/") == []
+    assert (await gateway.get(path)).status_code == 404  # the link outlives nothing
+    # A recording that arrives for a removed session is deleted on arrival.
+    await store.put(key, b"OggS late", "audio/ogg")
+    late = envelope(RecordingCompleted(session_id=sid, object_key=key, duration_ms=1), org_id=org, session_id=sid)
+    await publish(late)
+    await handled(TRANSCRIPT_SCHEMA, subscription("transcript-svc", "recordings").consumer, late.event_id)
+    assert await store.keys(f"recordings/{org}/") == []

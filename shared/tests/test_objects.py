@@ -51,7 +51,9 @@ async def test_delete_leaves_the_neighbours(store: ObjectStore) -> None:
     prefix = f"transcripts/{uuid.uuid4()}/"
     await store.put(prefix + "a.json", b"a", "application/json")
     await store.put(prefix + "a.json.txt", b"b", "text/plain")
+    assert await store.keys(prefix) == [prefix + "a.json", prefix + "a.json.txt"]
     await store.delete(prefix + "a.json")
+    assert await store.keys(prefix) == [prefix + "a.json.txt"]
     assert await store.get(prefix + "a.json.txt") == b"b"
     assert await store.versions(prefix) == 1
 
@@ -76,3 +78,19 @@ def test_settings_choose_the_adapter_with_kms(moto_s3: str, s3_bucket: Callable[
     assert head["ContentType"] == "text/plain"
     local = object_store(ServiceSettings(object_store_dir=str(tmp_path)))
     assert isinstance(local, LocalObjectStore) and local.root == tmp_path.resolve()
+
+
+async def test_a_presigned_url_downloads_from_s3_and_the_folder_has_none(
+    moto_s3: str, s3_bucket: Callable[[], str], tmp_path: Path
+) -> None:
+    import httpx
+
+    s3 = S3ObjectStore(boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1"), s3_bucket())
+    await s3.put("recordings/x.ogg", b"OggS...", "audio/ogg")
+    url = await s3.download_url("recordings/x.ogg", 60, "interview.ogg")
+    assert url is not None and url.startswith(moto_s3)
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(url)
+    assert answer.status_code == 200 and answer.content == b"OggS..."
+    assert answer.headers["content-disposition"] == 'attachment; filename="interview.ogg"'
+    assert await LocalObjectStore(tmp_path).download_url("recordings/x.ogg", 60, "x.ogg") is None

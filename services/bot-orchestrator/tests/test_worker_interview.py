@@ -23,8 +23,10 @@ from av import AudioFrame
 from bot_orchestrator.worker.internal_api import SessionApi, token_source
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
+from bot_orchestrator.worker.recording import decode_ogg
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.webrtc import restrict_ice_to_loopback
+from voice_shared.objects import LocalObjectStore
 from voice_shared.testing import auth, config_body, session_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -156,7 +158,7 @@ async def bot(platform_env: dict[str, str], session_svc_app: Any, topology: None
     restrict_ice_to_loopback()  # the test's own peer too: nothing leaves 127.0.0.1
     settings = BotSettings(**platform_env, bot_id=f"bot-test-{uuid.uuid4().hex[:6]}",  # type: ignore[arg-type]
                            no_show_timeout_seconds=8, rejoin_grace_seconds=3, heartbeat_seconds=1,
-                           shutdown_grace_seconds=1)
+                           shutdown_grace_seconds=1, recording_part_seconds=3)
     await purge_jobs(settings)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
     worker = BotWorker(settings, models, SessionApi(http, token_source(settings)))
@@ -198,9 +200,10 @@ async def wait_status(gateway: httpx.AsyncClient, session: dict[str, Any], heade
 
 
 async def test_the_bot_interviews_a_candidate_over_local_webrtc(  # type: ignore[no-untyped-def]
-    bot: BotWorker, gateway, token, event_log, speak
+    bot: BotWorker, gateway, token, event_log, speak, platform_env
 ) -> None:
-    session, admin = await started_session(gateway, token, **one_question())
+    recorded = {"providers": {**config_body()["providers"], "recording": "audio"}}
+    session, admin = await started_session(gateway, token, **one_question(), **recorded)
     sid = session["id"]
     candidate = Candidate(gateway, session, admin)
     try:
@@ -246,8 +249,27 @@ async def test_the_bot_interviews_a_candidate_over_local_webrtc(  # type: ignore
     types = [e["type"] for e in event_log.of(sid) if e["type"] != "bot.heartbeat"]
     assert types.index("bot.joined") < types.index("interview.question_asked") < types.index("bot.finished")
     # transcript-svc's transcript.completed follows the session's end.
-    lifecycle = [t for t in types if t != "transcript.completed"]
+    lifecycle = [t for t in types if t not in ("transcript.completed", "recording.completed")]
     assert lifecycle[-2:] == ["bot.finished", "session.ended"] or lifecycle[-1] == "bot.finished"
+
+    # The recording: one stereo file as long as the interview (its clock is the segments'), the
+    # candidate on the left while they answered, the interviewer on the right while it spoke.
+    (stored,) = [e["payload"] for e in await event_log.wait_for(sid, "recording.completed", timeout=20)]
+    store = LocalObjectStore(platform_env["object_store_dir"])
+    audio = decode_ogg(await store.get(stored["object_key"]))
+    assert stored["object_key"].startswith(f"recordings/{session['orgId']}/") and stored["object_key"].endswith(
+        f"/{sid}.ogg")
+    assert await store.keys(f"recordings/{session['orgId']}/parts/") == []  # the parts were joined and deleted
+    assert abs(len(audio) / 16_000 * 1000 - stored["duration_ms"]) < 100
+    assert abs(stored["duration_ms"] - segments[-1]["end_ms"]) < 1000, (stored["duration_ms"], segments[-1])
+
+    def loudness(channel: int, start_ms: int, end_ms: int) -> float:
+        piece = audio[start_ms * 16:end_ms * 16, channel].astype(np.float64)
+        return float(np.sqrt(np.mean(piece ** 2))) if len(piece) else 0.0
+
+    spoke, answered = segments[1], segments[2]
+    assert loudness(1, spoke["start_ms"], spoke["end_ms"]) > 10 * loudness(0, spoke["start_ms"], spoke["end_ms"]) + 1
+    assert loudness(0, answered["start_ms"], answered["end_ms"]) > 100
 
 
 async def test_a_candidate_whose_connection_drops_rejoins_and_the_interview_goes_on(  # type: ignore[no-untyped-def]

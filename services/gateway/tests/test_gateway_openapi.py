@@ -57,10 +57,14 @@ PUBLIC_ROUTES = {
     ("get", "/api/voice/transcripts/{transcript_id}"): (None, "200", "TranscriptPublic"),
     ("get", "/api/voice/transcripts/{transcript_id}/export"): (None, "200", FILE),
     ("delete", "/api/voice/transcripts/{transcript_id}"): (None, "204", None),
+    ("get", "/api/voice/transcripts/{transcript_id}/recording"): (None, "200", "RecordingPublic"),
+    ("get", "/api/voice/recordings/{token}"): (None, "200", "audio/ogg"),
     ("get", "/api/voice/settings"): (None, "200", "OrgSettingsPublic"),
     ("put", "/api/voice/settings"): ("OrgSettingsUpdate", "200", "OrgSettingsPublic"),
     ("delete", "/api/voice/candidates"): (None, "200", "ErasureReceipt"),
 }
+# A signed link is its own credential: no bearer token, no orgId.
+SIGNED_LINKS = {("get", "/api/voice/recordings/{token}")}
 # Routes that also take a candidate's join token, which names its own organisation.
 ORG_FROM_JOIN_TOKEN = {("post", "/api/voice/sessions/{session_id}/webrtc/offer")}
 
@@ -101,8 +105,8 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
 
     params = {p["name"]: p for p in op.get("parameters", [])}
     org_id = params.get("orgId")
-    if route[1].startswith("/api/voice/admin/"):
-        assert org_id is None  # platform scope: no organisation
+    if route[1].startswith("/api/voice/admin/") or route in SIGNED_LINKS:
+        assert org_id is None  # platform scope, or the link names it
     elif route in ORG_FROM_JOIN_TOKEN:
         assert org_id is not None
         assert not org_id["required"] and {"format": "uuid", "type": "string"} in org_id["schema"]["anyOf"]
@@ -117,12 +121,14 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
         assert "content" not in answers[success]
     elif response_model == FILE:
         assert set(answers[success]["content"]) == set(CONTENT_TYPES.values())
+    elif route in SIGNED_LINKS:
+        assert set(answers[success]["content"]) == {response_model}
     else:
         assert schema_name(answers[success]["content"]["application/json"]["schema"]) == response_model
     for status in ("401", "404", "422", "503"):
         error = answers[status]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorResponse"}
-    assert op["security"] == [{"HTTPBearer": []}]
+    assert op.get("security") == (None if route in SIGNED_LINKS else [{"HTTPBearer": []}])
 
 
 def test_list_filters_are_documented(openapi) -> None:  # type: ignore[no-untyped-def]

@@ -79,6 +79,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("transcript-svc", "segments", "transcript.segment"),
     # Finalises the session's transcript (exactly once; later segments make new revisions).
     Subscription("transcript-svc", "finalise", "session.ended"),
+    # Where each session's audio recording is stored (the bot made it).
+    Subscription("transcript-svc", "recordings", "recording.completed"),
     # Each org's retention days, for the sweeper that deletes expired records.
     Subscription("transcript-svc", "retention", "org.settings_updated"),
     # The bot job queue: each warm bot worker consumes one started session at a time and acks it

@@ -38,10 +38,24 @@ class ObjectStore(Protocol):
         """How many versions (delete markers included) exist under ``prefix``: 0 after an erasure."""
         ...
 
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys of the objects under ``prefix`` (their newest versions), sorted."""
+        ...
+
+    async def download_url(self, key: str, expires_seconds: int, filename: str) -> str | None:
+        """A URL that downloads the object without other credentials until it expires (S3: presigned);
+        None where the store has none (the local folder: the platform signs a route of its own)."""
+        ...
+
 
 def object_key(prefix: str, kind: str, org_id: UUID, day: datetime, session_id: UUID, ext: str) -> str:
     """``transcripts/{org}/{yyyy}/{mm}/{dd}/{session}.{ext}``, under the store's prefix."""
     return f"{prefix}{kind}/{org_id}/{day:%Y/%m/%d}/{session_id}.{ext}"
+
+
+def recording_parts_prefix(prefix: str, org_id: UUID, session_id: UUID) -> str:
+    """Where the bot uploads a recording's parts while the interview goes on (deleted once joined)."""
+    return f"{prefix}recordings/{org_id}/parts/{session_id}/"
 
 
 class LocalObjectStore:
@@ -81,8 +95,12 @@ class LocalObjectStore:
         path.unlink()
         return 1
 
+    def _keys(self, prefix: str) -> list[str]:
+        found = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        return sorted(k for k in found if k.startswith(prefix) and not k.rsplit("/", 1)[-1].startswith(".part-"))
+
     def _versions(self, prefix: str) -> int:
-        return sum(1 for p in self.root.rglob("*") if p.is_file() and str(p.relative_to(self.root)).startswith(prefix))
+        return len(self._keys(prefix))
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(self._put, key, data)
@@ -95,6 +113,12 @@ class LocalObjectStore:
 
     async def versions(self, prefix: str) -> int:
         return await asyncio.to_thread(self._versions, prefix)
+
+    async def keys(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._keys, prefix)
+
+    async def download_url(self, key: str, expires_seconds: int, filename: str) -> str | None:
+        return None
 
 
 class S3ObjectStore:
@@ -139,6 +163,19 @@ class S3ObjectStore:
 
     async def versions(self, prefix: str) -> int:
         return len(await asyncio.to_thread(self._all_versions, prefix))
+
+    def _keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(entry["Key"] for page in pages for entry in page.get("Contents", []))
+
+    async def keys(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._keys, prefix)
+
+    async def download_url(self, key: str, expires_seconds: int, filename: str) -> str | None:
+        params = {"Bucket": self.bucket, "Key": key,
+                  "ResponseContentDisposition": f'attachment; filename="{filename}"'}
+        return str(await asyncio.to_thread(self.client.generate_presigned_url, "get_object", Params=params,
+                                           ExpiresIn=expires_seconds))
 
 
 def object_store(settings: ServiceSettings) -> ObjectStore:

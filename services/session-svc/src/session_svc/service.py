@@ -268,7 +268,8 @@ async def start_session(
         definition = InterviewDefinition.model_validate(version.definition)
         reservation = await rooms.reserve(
             tx, session, definition.providers.transport, definition.max_duration_minutes,
-            definition.providers.recording,
+            # Daily records only in its cloud; 'audio' is the bot's own recording.
+            "cloud" if definition.providers.recording == "cloud" else "off",
         )
     try:
         provisioned = await rooms.provision(reservation)

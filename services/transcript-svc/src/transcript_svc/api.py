@@ -8,8 +8,17 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from transcript_svc import service
-from transcript_svc.deps import ArchiveDep, CallerDep, DbDep, OrgIdQuery, SessionAccessDep
+from transcript_svc.deps import (
+    ArchiveDep,
+    CallerDep,
+    DbDep,
+    DownloadLinksDep,
+    OrgIdQuery,
+    SessionAccessDep,
+    SettingsDep,
+)
 from voice_shared.api.transcripts import (
+    RecordingPublic,
     RecordRemoved,
     SessionSegments,
     SessionsErasure,
@@ -46,6 +55,23 @@ async def export_transcript(
     content, media_type, filename = await service.export_transcript(db, sessions, caller, org_id, transcript_id, fmt)
     return Response(content, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/api/voice/transcripts/{transcript_id}/recording", tags=["transcripts"])
+async def recording_link(
+    transcript_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, sessions: SessionAccessDep,
+    archive: ArchiveDep, links: DownloadLinksDep, settings: SettingsDep,
+) -> RecordingPublic:
+    return await service.recording_link(db, sessions, archive, links, caller, org_id, transcript_id,
+                                        settings.recording_link_seconds)
+
+
+@router.get("/api/voice/recordings/{token}", tags=["transcripts"])
+async def download_recording(token: str, db: DbDep, archive: ArchiveDep, links: DownloadLinksDep) -> Response:
+    """The file a link from ``.../recording`` names; the signed link is the only credential."""
+    content, media_type = await service.download(db, archive, links, token)
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": 'attachment; filename="interview.ogg"'})
 
 
 @router.delete("/api/voice/transcripts/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT,

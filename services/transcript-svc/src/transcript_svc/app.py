@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from transcript_svc import api, handlers
 from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
+from transcript_svc.downloads import DownloadLinks
 from transcript_svc.retention import RetentionSweeper
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import make_broker, publish_envelope
@@ -64,5 +65,6 @@ def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.As
     app.state.archive = archive
     app.state.relay = relay
     app.state.sweeper = sweeper
+    app.state.download_links = DownloadLinks(settings)
     app.include_router(api.router)
     return app

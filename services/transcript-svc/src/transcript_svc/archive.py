@@ -6,7 +6,7 @@ from uuid import UUID
 
 from transcript_svc.record import render
 from voice_shared.api.transcripts import CONTENT_TYPES, FORMATS, TranscriptPublic
-from voice_shared.objects import ObjectStore, object_key
+from voice_shared.objects import ObjectStore, object_key, recording_parts_prefix
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,8 @@ class Archive:
     async def erase(self, keys: dict[str, str]) -> int:
         """Delete every version of every object; returns how many versions went."""
         return sum([await self.store.delete(key) for key in keys.values()])
+
+    async def erase_recording(self, org_id: UUID, session_id: UUID, key: str | None) -> int:
+        """Delete the recording (every version) and any part a bot left before joining them."""
+        parts = await self.store.keys(recording_parts_prefix(self.prefix, org_id, session_id))
+        return sum([await self.store.delete(k) for k in [*([key] if key else []), *parts]])

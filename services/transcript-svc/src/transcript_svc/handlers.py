@@ -6,7 +6,7 @@ from transcript_svc import service
 from transcript_svc.archive import Archive
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.bus import consume, subscription
-from voice_shared.contracts import Envelope, OrgSettingsUpdated, SessionEnded, TranscriptSegment
+from voice_shared.contracts import Envelope, OrgSettingsUpdated, RecordingCompleted, SessionEnded, TranscriptSegment
 from voice_shared.db import SessionMaker
 from voice_shared.outbox import OutboxRelay
 
@@ -15,7 +15,7 @@ def register(
     broker: RabbitBroker, settings: TranscriptSettings, db: SessionMaker, archive: Archive, relay: OutboxRelay
 ) -> None:
     segments, finalise = subscription("transcript-svc", "segments"), subscription("transcript-svc", "finalise")
-    retention = subscription("transcript-svc", "retention")
+    retention, recordings = subscription("transcript-svc", "retention"), subscription("transcript-svc", "recordings")
 
     @consume(broker, settings.bus_namespace, segments, TranscriptSegment)
     async def on_transcript_segment(event: TranscriptSegment, env: Envelope) -> None:
@@ -30,3 +30,7 @@ def register(
     @consume(broker, settings.bus_namespace, retention, OrgSettingsUpdated)
     async def on_org_settings_updated(event: OrgSettingsUpdated, env: Envelope) -> None:
         await service.set_retention(db, env.org, event.retention_days, retention.consumer, env.event_id)
+
+    @consume(broker, settings.bus_namespace, recordings, RecordingCompleted)
+    async def on_recording_completed(event: RecordingCompleted, env: Envelope) -> None:
+        await service.store_recording(db, archive, env.org, event, recordings.consumer, env.event_id)

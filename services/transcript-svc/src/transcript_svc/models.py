@@ -90,3 +90,20 @@ class ErasedSession(SQLModel, table=True):
     erased_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
     )
+
+
+class RecordingRow(SQLModel, table=True):
+    """A session's audio recording in the object store (the bot made it; this service serves it)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = {"schema": SCHEMA}
+
+    session_id: UUID = Field(primary_key=True)
+    org_id: UUID
+    object_key: str
+    content_type: str
+    channels: str
+    duration_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=sql("now()"))
+    )

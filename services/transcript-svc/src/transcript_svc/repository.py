@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from transcript_svc.models import ErasedSession, RetentionPolicy
+from transcript_svc.models import ErasedSession, RecordingRow, RetentionPolicy
 from transcript_svc.models import TranscriptRow as T
 from transcript_svc.models import TranscriptSegmentRow as S
 from transcript_svc.settings import SCHEMA
@@ -101,3 +101,16 @@ async def sessions_past_retention(tx: AsyncSession, default_days: int, limit: in
     rows = await tx.execute(text(f"SELECT org_id, session_id FROM {SCHEMA}.sessions_past_retention(:d, :n)"),
                             {"d": default_days, "n": limit})
     return [(org, sid) for org, sid in rows.all()]
+
+
+async def recording_of(tx: AsyncSession, session_id: UUID) -> RecordingRow | None:
+    return await tx.get(RecordingRow, session_id)
+
+
+async def put_recording(tx: AsyncSession, row: RecordingRow) -> None:
+    await tx.merge(row)
+    await tx.flush()
+
+
+async def delete_recording(tx: AsyncSession, session_id: UUID) -> None:
+    await tx.execute(delete(RecordingRow).where(col(RecordingRow.session_id) == session_id))

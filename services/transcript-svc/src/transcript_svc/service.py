@@ -2,22 +2,26 @@
 session ends (exactly once), merge late segments into a new revision, read it back."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID, uuid4
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from transcript_svc import record, repository
 from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
-from transcript_svc.models import TranscriptRow
+from transcript_svc.downloads import DownloadLinks
+from transcript_svc.models import RecordingRow, TranscriptRow
 from transcript_svc.settings import SCHEMA
 from voice_shared.api.sessions import allows
 from voice_shared.api.transcripts import (
     CONTENT_TYPES,
     ROLES,
+    RecordingPublic,
     SessionSegments,
     SpeakerStats,
     StoredSegment,
@@ -27,9 +31,17 @@ from voice_shared.api.transcripts import (
     TranscriptSummary,
 )
 from voice_shared.auth import Principal
-from voice_shared.contracts import SessionEnded, TranscriptCompleted, TranscriptDeleted, TranscriptSegment, envelope
+from voice_shared.contracts import (
+    RecordingCompleted,
+    SessionEnded,
+    TranscriptCompleted,
+    TranscriptDeleted,
+    TranscriptSegment,
+    envelope,
+)
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Forbidden, NotFound
+from voice_shared.objects import ObjectMissing
 from voice_shared.outbox import add_to_outbox, claim_inbox
 
 log = structlog.get_logger()
@@ -247,6 +259,8 @@ async def _remove_record(
     await repository.lock_session(tx, session_id)
     row = await repository.transcript_of(tx, session_id)
     segments = await repository.delete_session_record(tx, session_id)
+    recording = await repository.recording_of(tx, session_id)
+    await repository.delete_recording(tx, session_id)
     await repository.mark_erased(tx, org_id, session_id, reason)
     await add_to_outbox(tx, SCHEMA, envelope(
         TranscriptDeleted(session_id=session_id, transcript_id=row.id if row else None, reason=reason),
@@ -254,6 +268,7 @@ async def _remove_record(
     ))
     # Objects go before the commit: if the store fails, nothing is deleted and it is tried again.
     versions = await archive.erase(row.object_keys) if row else 0
+    versions += await archive.erase_recording(org_id, session_id, recording.object_key if recording else None)
     log.info("transcript_record_removed", reason=reason, session_id=str(session_id), segments=segments,
              object_versions=versions)
     return Removed(transcripts=1 if row else 0, segments=segments, object_versions=versions)
@@ -288,3 +303,55 @@ async def erase_sessions(
         for session_id in session_ids:
             removed += await _remove_record(tx, archive, org_id, session_id, "erasure", caller.correlation_id)
     return removed
+
+
+async def store_recording(
+    db: SessionMaker, archive: Archive, org_id: UUID, event: RecordingCompleted, consumer: str, event_id: UUID,
+) -> None:
+    """Note where the session's recording is; one of a session already removed is deleted instead."""
+    async with transaction(db, org_id) as tx:
+        if not await claim_inbox(tx, SCHEMA, consumer, event_id):
+            return
+        await repository.lock_session(tx, event.session_id)
+        if await repository.is_erased(tx, event.session_id):
+            await archive.erase_recording(org_id, event.session_id, event.object_key)
+            log.info("recording_of_erased_session_deleted")
+            return
+        await repository.put_recording(tx, RecordingRow(
+            session_id=event.session_id, org_id=org_id, object_key=event.object_key,
+            content_type=event.content_type, channels=event.channels, duration_ms=event.duration_ms,
+            created_at=datetime.now(UTC),
+        ))
+
+
+async def recording_link(
+    db: SessionMaker, sessions: SessionAccessClient, archive: Archive, links: DownloadLinks, caller: Caller,
+    org_id: UUID, transcript_id: UUID, ttl_seconds: int,
+) -> RecordingPublic:
+    """An expiring download link of the transcript's recording (presigned in S3, signed here otherwise)."""
+    transcript = await get_transcript(db, sessions, caller, org_id, transcript_id)
+    async with transaction(db, org_id) as tx:
+        recording = await repository.recording_of(tx, transcript.session_id)
+    if recording is None:
+        raise NotFound("This interview has no recording (its config did not ask for one, or it is not "
+                       "stored yet).", code="recording_not_found")
+    filename = f"interview-{transcript.session_id}.ogg"
+    url = await archive.store.download_url(recording.object_key, ttl_seconds, filename)
+    expires_at = datetime.now(UTC) + timedelta(seconds=ttl_seconds)
+    if url is None:
+        url, expires_at = links.url(org_id, recording.object_key, ttl_seconds)
+    return RecordingPublic(url=url, expires_at=expires_at, content_type=recording.content_type,
+                           channels=recording.channels, duration_ms=recording.duration_ms)
+
+
+async def download(db: SessionMaker, archive: Archive, links: DownloadLinks, token: str) -> tuple[bytes, str]:
+    """The file a signed link names, if its recording is still on record."""
+    org_id, key = links.verify(token)
+    async with transaction(db, org_id) as tx:
+        known = (await tx.execute(select(RecordingRow).where(col(RecordingRow.object_key) == key))).scalar_one_or_none()
+    if known is None:
+        raise NotFound("This recording no longer exists.", code="recording_not_found")
+    try:
+        return await archive.store.get(key), known.content_type
+    except ObjectMissing as e:
+        raise NotFound("This recording no longer exists.", code="recording_not_found") from e

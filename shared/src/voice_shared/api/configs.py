@@ -147,8 +147,10 @@ def provider_options(model: type[Options], provider: str, options: dict[str, Any
 
 class Providers(WriteModel):
     transport: Literal["local", "daily"] = "local"
-    recording: Literal["off", "cloud"] = Field(
-        default="off", description="Daily only: record the room in Daily's cloud ('cloud')."
+    recording: Literal["off", "audio", "cloud"] = Field(
+        default="off",
+        description="'audio': the bot records the interview (stereo Ogg/Opus, candidate left, interviewer "
+                    "right) and stores it beside the transcript; 'cloud': Daily only, Daily's cloud recording.",
     )
     stt: SttChoice = Field(default_factory=SttChoice)
     llm: LlmChoice = Field(default_factory=LlmChoice)

@@ -132,3 +132,13 @@ class RecordRemoved(ApiModel):
     transcripts: int = Field(ge=0)
     segments: int = Field(ge=0)
     object_versions: int = Field(ge=0, description="Archived object versions (and delete markers) deleted.")
+
+
+class RecordingPublic(ApiModel):
+    """Where to download a session's audio recording, for a while."""
+
+    url: str = Field(description="Downloads the file without further credentials until expiresAt.")
+    expires_at: datetime
+    content_type: str = Field(description="audio/ogg (Opus).")
+    channels: str = Field(description="candidate_left_interviewer_right: who is on which channel.")
+    duration_ms: int = Field(ge=0, description="Its 0 is the segments' 0: a player can jump to a segment's startMs.")

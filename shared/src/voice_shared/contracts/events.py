@@ -235,6 +235,18 @@ class TranscriptSegment(Event):
 
 
 @register
+class RecordingCompleted(Event):
+    """The bot stored the interview's audio recording (when the config asks for one)."""
+
+    type = "recording.completed"
+    session_id: UUID = Field(description="The session.")
+    object_key: str = Field(description="Where it is in the object store (beside the transcript).")
+    content_type: str = Field(default="audio/ogg", description="Ogg/Opus, stereo.")
+    channels: str = Field(default="candidate_left_interviewer_right", description="Who is on which channel.")
+    duration_ms: int = Field(ge=0, description="Length; 0 ms is the interview's clock origin, as in segments.")
+
+
+@register
 class TranscriptCompleted(Event):
     """transcript-svc finalised a session's transcript (revision 1), or merged late segments into it
     (revision 2, 3, ...). Consumers keep the highest revision they have seen."""

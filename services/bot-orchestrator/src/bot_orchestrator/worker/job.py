@@ -25,6 +25,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -50,6 +51,7 @@ from bot_orchestrator.worker.interviewer import Rejoin
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import InterviewPipeline, Latencies, build_pipeline, transport_params
 from bot_orchestrator.worker.providers import Speech, choose_speech
+from bot_orchestrator.worker.recording import Recorder
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.webrtc import answer_offer, restrict_ice_to_loopback
 from voice_shared.api.bot import SessionPlan
@@ -63,12 +65,14 @@ from voice_shared.contracts import (
     Envelope,
     Event,
     NegotiateWebRtc,
+    RecordingCompleted,
     SessionStarted,
     SessionStatus,
     TranscriptSegment,
     WebRtcAnswered,
     WebRtcRefused,
 )
+from voice_shared.objects import object_store
 
 log = structlog.get_logger()
 
@@ -157,6 +161,7 @@ class InterviewJob:
         self._interviewer: Interviewer | None = None
         self._passages: PassageSource | None = None
         self._speech: Speech | None = None  # the config's STT and TTS, a fresh pair per pipeline
+        self._recorder: Recorder | None = None  # the config asks for the bot's audio recording
         self._plan: SessionPlan | None = None
         self._latencies = Latencies()
         self._started_at: float | None = None  # when the interview began (this bot's clock)
@@ -267,6 +272,9 @@ class InterviewJob:
         self._interviewer = interviewer
         self._speech = speech
         self._passages = SessionPassages(self._ctx.session_api, self.org_id, plan.kb_ids)
+        if providers.recording == "audio":
+            self._recorder = Recorder(object_store(self._settings), self._settings.object_store_prefix, self.org_id,
+                                      self.session_id, part_seconds=self._settings.recording_part_seconds)
         return None
 
     # --- serving the room ----------------------------------------------------------------------------
@@ -449,6 +457,9 @@ class InterviewJob:
             self._started_at = self._ctx.clock() - max(s.end_ms for s in record.transcript) / 1000
         if self._started_at is not None:  # the candidate was here before: go on from there
             rejoin = Rejoin(record.past(), self._started_at, record.next_sequence)
+        buffer = None
+        if self._recorder is not None:
+            buffer = self._recorder.processor(lambda: round((self._ctx.clock() - (self._started_at or 0)) * 1000))
         interview = build_pipeline(
             transport, self._speech.stt(), self._speech.tts(),
             InterviewEngine(definition, self._interviewer, self._passages), self.session_id, record,
@@ -456,6 +467,7 @@ class InterviewJob:
             answer_pause_seconds=definition.answer_pause_seconds or self._settings.answer_pause_seconds,
             latencies=self._latencies,
             rejoin=rejoin,
+            recorder=buffer,
         )
         self._interview = interview
 
@@ -468,6 +480,8 @@ class InterviewJob:
             self._candidate_left = False
             if self._started_at is None:
                 self._started_at = self._ctx.clock()
+            if buffer is not None:  # from now: the recording's times are the transcript's
+                await buffer.start_recording()
             if not self._joined:
                 self._joined = True
                 resumed = self._plan is not None and self._plan.status == SessionStatus.active
@@ -529,10 +543,25 @@ class InterviewJob:
             answers_received=record.answers,
         )
         record.emit(finished)
+        await self._store_recording(record)
         log.info("interview_finished", session_id=str(self.session_id), outcome=outcome, reason=reason,
                  latency_p50_ms=finished.latency_p50_ms, latency_p95_ms=finished.latency_p95_ms,
                  turns=len(latencies.seconds), first_speech_seconds=latencies.first_speech_seconds)
         return JobResult(outcome, reason)
+
+    async def _store_recording(self, record: Record) -> None:
+        """After the interview: the pipeline flushes its last part, then every part becomes one file."""
+        if self._recorder is None:
+            return
+        await self._end_pipeline("interview_over")
+        try:
+            stored = await self._recorder.finish(datetime.now(UTC))
+        except Exception:  # the parts stay in the store; the session's deletion or retention removes them
+            log.exception("recording_not_stored", session_id=str(self.session_id))
+            return
+        if stored is not None:
+            record.emit(RecordingCompleted(session_id=self.session_id, object_key=stored.key,
+                                           duration_ms=stored.duration_ms))
 
     async def _close(self) -> None:
         if self._events is not None:

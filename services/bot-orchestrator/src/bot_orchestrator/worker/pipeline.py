@@ -123,17 +123,20 @@ def build_pipeline(
     answer_pause_seconds: float = 0.0,
     latencies: Latencies | None = None,
     rejoin: Rejoin | None = None,
+    recorder: FrameProcessor | None = None,
 ) -> InterviewPipeline:
     """The interview's pipeline and its worker; nothing runs until the worker is run.
 
     ``latencies`` collects across the pipelines of one interview (a candidate may rejoin); ``rejoin``
-    makes this pipeline go on from an earlier one's transcript.
+    makes this pipeline go on from an earlier one's transcript; ``recorder`` (an audio buffer) hears
+    both sides after the output transport.
     """
     user, assistant = turn_taking(persona)
     interviewer = InterviewerProcessor(
         engine, session_id, sink, tick_seconds=tick_seconds, answer_pause_seconds=answer_pause_seconds, rejoin=rejoin,
     )
-    pipeline = Pipeline([transport.input(), stt, user, interviewer, tts, transport.output(), assistant])
+    recording = [recorder] if recorder is not None else []
+    pipeline = Pipeline([transport.input(), stt, user, interviewer, tts, transport.output(), *recording, assistant])
     latencies = latencies or Latencies()
     worker = PipelineWorker(
         pipeline,

@@ -21,6 +21,8 @@ class BotSettings(ServiceSettings):
     http_timeout_seconds: float = Field(default=10.0, gt=0)
 
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A config's audio recording is uploaded in parts of this length as the interview goes.
+    recording_part_seconds: float = Field(default=20.0, gt=0)
     # Recycling: after this many interviews, or once resident memory passes the limit, the
     # process finishes its interview and exits; `voice bot` (or the orchestrator) starts a fresh one.
     max_interviews: int = Field(default=50, ge=0, description="0: no limit")

@@ -2,5 +2,5 @@
 
 from gateway.routes import configs, credentials, join, knowledge, live, org, sessions, transcripts, webrtc
 
-ROUTERS = (configs.router, sessions.router, transcripts.router, live.router, knowledge.router, org.router,
-           join.router, credentials.router, webrtc.router)
+ROUTERS = (configs.router, sessions.router, transcripts.router, transcripts.downloads, live.router,
+           knowledge.router, org.router, join.router, credentials.router, webrtc.router)

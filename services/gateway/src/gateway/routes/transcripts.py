@@ -4,13 +4,19 @@ deletion (transcript-svc, which holds them and asks session-svc who may read the
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
+from gateway.routes.common import ERRORS, Cursor, Limit, OrgId, PublicRouter
 from gateway.upstream import forward
 from voice_shared.api.common import Page
-from voice_shared.api.transcripts import CONTENT_TYPES, TranscriptFormat, TranscriptListItem, TranscriptPublic
+from voice_shared.api.transcripts import (
+    CONTENT_TYPES,
+    RecordingPublic,
+    TranscriptFormat,
+    TranscriptListItem,
+    TranscriptPublic,
+)
 
 router = PublicRouter("transcripts")
 
@@ -53,6 +59,24 @@ async def export_transcript(
     fmt: Annotated[TranscriptFormat, Query(alias="format")] = "json",
 ) -> Response:
     """Download the transcript as JSON, plain text with timestamps, or WebVTT captions."""
+    return await forward(request, to="transcript-svc", download=True)
+
+
+@router.get("/transcripts/{transcript_id}/recording", response_model=RecordingPublic)
+async def recording_link(request: Request, transcript_id: UUID, org_id: OrgId) -> Response:
+    """An expiring link to the interview's audio recording (stereo Ogg/Opus: candidate left,
+    interviewer right; its time 0 is the segments' 0), when the config asked for one."""
+    return await forward(request, to="transcript-svc")
+
+
+# The link itself is the credential (as a presigned S3 URL is): no bearer token.
+downloads = APIRouter(prefix="/api/voice", tags=["transcripts"], responses=ERRORS)
+
+
+@downloads.get("/recordings/{token}", response_class=Response, responses={
+    200: {"description": "The recording.", "content": {"audio/ogg": {"schema": {"type": "string"}}}}})
+async def download_recording(request: Request, token: Annotated[str, Path(max_length=2000)]) -> Response:
+    """Download a recording through a link from `.../recording` (until it expires)."""
     return await forward(request, to="transcript-svc", download=True)
 
 

@@ -170,7 +170,7 @@ class Rooms:
         token = await provider.meeting_token(
             room.name, owner=participant == "bot", user_name=names[participant], expires_at=room.expires_at,
             start_recording=participant == "bot" and definition is not None
-            and definition.providers.recording != "off",
+            and definition.providers.recording == "cloud",
         )
         return RoomAccess(provider=room.provider, name=room.name, url=room.url,  # type: ignore[arg-type]
                           expires_at=room.expires_at, token=token)
