@@ -55,6 +55,7 @@ class ServedPlatform(threading.Thread):
 
     async def _serve(self) -> None:
         from session_svc.app import create_app as create_session_svc
+        from session_svc.erasure.transcripts import TranscriptErasure
         from session_svc.settings import SessionSettings
         from transcript_svc.app import create_app as create_transcript_svc
         from transcript_svc.settings import TranscriptSettings
@@ -73,6 +74,7 @@ class ServedPlatform(threading.Thread):
                 transcripts.router.lifespan_context(transcripts),
                 httpx.AsyncClient(transport=to_transcripts, base_url="http://transcript-svc") as transcript_upstream,
             ):
+                svc.state.transcript_erasure = TranscriptErasure(transcript_upstream)  # erasures reach it too
                 gateway = create_gateway(GatewaySettings(**self.env),  # type: ignore[arg-type]
                                          upstreams={"session-svc": upstream, "transcript-svc": transcript_upstream})
                 self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))

@@ -75,7 +75,9 @@ downloads = APIRouter(prefix="/api/voice", tags=["transcripts"], responses=ERROR
 
 @downloads.get("/recordings/{token}", response_class=Response, responses={
     200: {"description": "The recording.", "content": {"audio/ogg": {"schema": {"type": "string"}}}}})
-async def download_recording(request: Request, token: Annotated[str, Path(max_length=2000)]) -> Response:
+async def download_recording(
+    request: Request, token: Annotated[str, Path(max_length=2000, pattern=r"^[A-Za-z0-9_.-]+$")]
+) -> Response:
     """Download a recording through a link from `.../recording` (until it expires)."""
     return await forward(request, to="transcript-svc", download=True)
 
