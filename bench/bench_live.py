@@ -2,7 +2,8 @@
 
 Self-contained: `voice run`'s services on a database and bus namespace of their own (no bots), S
 sessions, V WebSocket viewers each, and one publisher per session putting transcript.segment events
-on the bus at speaking pace (one segment per session every ``--interval`` seconds, as the bot does).
+on the bus at speaking pace (one segment per session every ``--interval`` seconds, 3 by default: an
+utterance takes a few seconds to say).
 Latency is from just before the publish to the viewer's receipt of that segment, both in this
 process (one clock). For each S of the ladder it prints p50/p95/p99/max, then the largest S whose
 p99 stays under 100 ms.
@@ -134,8 +135,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", default="25,50,100,200", help="the ladder of S (comma-separated)")
     parser.add_argument("--viewers", type=int, default=5, help="V, viewers per session")
-    parser.add_argument("--segments", type=int, default=8, help="segments each session publishes per step")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between a session's segments")
+    parser.add_argument("--segments", type=int, default=6, help="segments each session publishes per step")
+    # An utterance (a final segment) takes a few seconds to say; 1.0 is a session with interim results too.
+    parser.add_argument("--interval", type=float, default=3.0, help="seconds between a session's segments")
     return asyncio.run(run(parser.parse_args()))
 
 

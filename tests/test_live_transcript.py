@@ -251,6 +251,7 @@ async def test_a_viewer_too_far_behind_is_marked_and_the_others_are_not_slowed()
     hub.add(sid, quick)
     for n in range(5):
         hub.publish(sid, {"type": "transcript_segment", "sequence": n, "final": True})
+        assert quick.pending.get_nowait().text == f'{{"type":"transcript_segment","sequence":{n},"final":true}}'
         while not quick.pending.empty():
             quick.pending.get_nowait()
     assert slow.too_slow.is_set() and not quick.too_slow.is_set()

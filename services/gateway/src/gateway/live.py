@@ -7,6 +7,7 @@ its connection, so one slow reader never holds back the others.
 """
 
 import asyncio
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +27,24 @@ Message = dict[str, Any]
 END = "end"  # the item after the final status: the socket closes
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message and its JSON, encoded once for every viewer of the session."""
+
+    message: Message
+    text: str
+
+    @classmethod
+    def of(cls, message: Message) -> "Outgoing":
+        return cls(message, json.dumps(message, separators=(",", ":")))
+
+
 @dataclass(eq=False)
 class Viewer:
     """One connected viewer: what is waiting to be sent, and which sequences it already has."""
 
     max_pending: int
-    pending: asyncio.Queue[Message] = field(init=False)
+    pending: asyncio.Queue[Outgoing] = field(init=False)
     too_slow: asyncio.Event = field(default_factory=asyncio.Event)
     sent: dict[int, bool] = field(default_factory=dict)  # sequence -> whether the final version was sent
     after: int = -1  # the viewer had every sequence up to this one before it connected
@@ -39,7 +52,7 @@ class Viewer:
     def __post_init__(self) -> None:
         self.pending = asyncio.Queue(self.max_pending)
 
-    def offer(self, message: Message) -> None:
+    def offer(self, message: Outgoing) -> None:
         try:
             self.pending.put_nowait(message)
         except asyncio.QueueFull:
@@ -74,8 +87,12 @@ class LiveHub:
         return len(self._viewers.get(session_id, ()))
 
     def publish(self, session_id: UUID, message: Message) -> None:
-        for viewer in list(self._viewers.get(session_id, ())):
-            viewer.offer(message)
+        viewers = self._viewers.get(session_id)
+        if not viewers:
+            return
+        outgoing = Outgoing.of(message)
+        for viewer in list(viewers):
+            viewer.offer(outgoing)
 
 
 def segment_message(segment: TranscriptSegment) -> Message:

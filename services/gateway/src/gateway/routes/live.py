@@ -100,14 +100,15 @@ async def _stream(ws: WebSocket, viewer: Viewer, ping_seconds: float) -> None:
     async def sender() -> None:
         while True:
             try:
-                message = await asyncio.wait_for(viewer.pending.get(), ping_seconds)
+                outgoing = await asyncio.wait_for(viewer.pending.get(), ping_seconds)
             except TimeoutError:
                 await ws.send_json({"type": "ping"})
                 continue
+            message = outgoing.message
             if message["type"] == END:
                 raise Refused(1000, message["status"])
             if message["type"] != "transcript_segment" or viewer.wants(message):
-                await ws.send_json(message)
+                await ws.send_text(outgoing.text)
 
     async def receiver() -> None:
         while True:
