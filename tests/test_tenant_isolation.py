@@ -13,7 +13,8 @@ from voice_shared.db import make_engine
 from voice_shared.testing import auth, config_body, session_body
 
 TENANT_TABLES = ["voice_configs", "voice_config_versions", "voice_sessions", "voice_shares",
-                 "knowledge_bases", "kb_documents", "kb_chunks", "voice_session_kbs", "voice_session_transcripts"]
+                 "knowledge_bases", "kb_documents", "kb_chunks", "voice_session_kbs", "voice_session_transcripts",
+                 "voice_session_analytics", "voice_org_settings", "voice_erasures"]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from transcript_svc.settings import SCHEMA as TRANSCRIPT_SCHEMA
 from voice_shared.api.transcripts import TranscriptPublic
 from voice_shared.bus import subscription
+from voice_shared.contracts import AnalyticsCompleted, envelope
 from voice_shared.db import transaction
 from voice_shared.objects import LocalObjectStore
 from voice_shared.testing import auth, config_body, session_body
@@ -98,7 +99,9 @@ def gateway_objects(gateway) -> str:  # type: ignore[no-untyped-def]
     return str(gateway._transport.app.state.settings.object_store_dir)
 
 
-async def test_list_filters_total_and_cursor(gateway, token, publish, segment_event, handled, event_log) -> None:  # type: ignore[no-untyped-def]
+async def test_list_filters_total_and_cursor(  # type: ignore[no-untyped-def]
+    gateway, token, publish, segment_event, handled, event_log
+) -> None:
     org = uuid.uuid4()
     a = await interview(gateway, token, publish, segment_event, handled, event_log, org, candidateName="Ada Lovelace")
     b = await interview(gateway, token, publish, segment_event, handled, event_log, org, candidateName="Alan Turing")
@@ -119,6 +122,13 @@ async def test_list_filters_total_and_cursor(gateway, token, publish, segment_ev
     page2 = await listed(gateway, org, admin, f"&limit=2&cursor={page1['nextCursor']}")
     assert [i["sessionId"] for i in page1["items"] + page2["items"]] == [c["id"], b["id"], a["id"]]
     assert page1["total"] == page2["total"] == 3 and page2["nextCursor"] is None
+
+    scored = envelope(AnalyticsCompleted(session_id=uuid.UUID(b["id"]), analytics_id=uuid.uuid4(), overall_score=72.5,
+                                         scorer="heuristic"), org_id=org, session_id=uuid.UUID(b["id"]))
+    await publish(scored)
+    await handled("session_svc", subscription("session-svc", "analytics").consumer, scored.event_id)
+    assert [i["sessionId"] for i in (await listed(gateway, org, admin, "&hasAnalytics=true"))["items"]] == [b["id"]]
+    assert (await listed(gateway, org, admin, "&hasAnalytics=false"))["total"] == 2
 
     r = await gateway.get(f"/api/voice/transcripts?orgId={org}&createdFrom=2026-01-01T00:00:00", headers=admin)
     assert r.status_code == 422  # no timezone

@@ -136,7 +136,8 @@ def test_list_filters_are_documented(openapi) -> None:  # type: ignore[no-untype
     assert params == {"orgId", "status", "workspaceId", "configId", "interviewType", "candidate",
                       "createdFrom", "createdTo", "limit", "cursor"}
     params = {p["name"] for p in operations(openapi)[("get", "/api/voice/transcripts")]["parameters"]}
-    assert params == {"orgId", "sessionId", "configId", "candidate", "createdFrom", "createdTo", "limit", "cursor"}
+    assert params == {"orgId", "sessionId", "configId", "candidate", "createdFrom", "createdTo", "hasAnalytics",
+                      "limit", "cursor"}
     search = {p["name"]: p for p in operations(openapi)[("get", "/api/voice/kbs/{kb_id}/search")]["parameters"]}
     assert search["q"]["required"] and not search["k"]["required"]
 

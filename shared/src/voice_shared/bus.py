@@ -73,6 +73,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # The newest revision of each session's transcript, for the list of transcripts; and its removal.
     Subscription("session-svc", "transcripts", "transcript.completed"),
     Subscription("session-svc", "transcripts-deleted", "transcript.deleted"),
+    Subscription("session-svc", "analytics", "analytics.completed"),
     # Deletes the rooms of a session that reached a terminal state (the sweeper is the backstop).
     Subscription("session-svc", "room-cleanup", "session.ended"),
     # Stores every segment of the live transcript (a resuming bot reads them back).

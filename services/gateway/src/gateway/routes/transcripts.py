@@ -35,6 +35,7 @@ async def list_transcripts(
     candidate: Annotated[str | None, Query(max_length=200, description="Name or email contains.")] = None,
     created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom", description="Finalised from.")] = None,
     created_to: Annotated[AwareDatetime | None, Query(alias="createdTo", description="Finalised before.")] = None,
+    has_analytics: Annotated[bool | None, Query(alias="hasAnalytics", description="Scored (or not) yet.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:

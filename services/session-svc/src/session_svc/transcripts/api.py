@@ -24,9 +24,10 @@ async def list_transcripts(
     candidate: Annotated[str | None, Query(max_length=200)] = None,
     created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
     created_to: Annotated[AwareDatetime | None, Query(alias="createdTo")] = None,
+    has_analytics: Annotated[bool | None, Query(alias="hasAnalytics")] = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[TranscriptListItem]:
-    filters = service.TranscriptFilters(session_id, config_id, candidate, created_from, created_to)
+    filters = service.TranscriptFilters(session_id, config_id, candidate, created_from, created_to, has_analytics)
     return await service.list_transcripts(db, principal, org_id, filters, limit, cursor)
 
 
