@@ -101,3 +101,32 @@ async def test_records_past_their_orgs_retention_go_and_stay_gone(  # type: igno
     await handled(SCHEMA, FINALISE, again.event_id)
     assert await counts(platform_env, expired) == [0, 0]
     assert await transcript_svc_app.state.sweeper.sweep() == 0
+
+
+async def test_expiry_on_s3_leaves_no_object_version(  # type: ignore[no-untyped-def]
+    transcript_svc_app, platform_env, moto_s3, s3_bucket, segment_event
+) -> None:
+    """The sweeper's removal on a versioned bucket (moto's server): every revision's versions go."""
+    import boto3
+
+    from transcript_svc import service
+    from transcript_svc.archive import Archive
+    from voice_shared.contracts import TranscriptSegment
+    from voice_shared.objects import S3ObjectStore
+
+    store = S3ObjectStore(boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1"), s3_bucket())
+    archive, db = Archive(store), transcript_svc_app.state.sessions
+    org, sid = uuid.uuid4(), uuid.uuid4()
+    end = envelope(SessionEnded(session_id=sid, status="completed", reason="plan_complete"), org_id=org, session_id=sid)
+    for n in range(2):
+        env = segment_event(org, sid, n)
+        await service.store_segment(db, archive, org, TranscriptSegment.model_validate(env.payload), SEGMENTS,
+                                    env.event_id)
+        if n == 0:
+            await service.finalise(db, archive, org, SessionEnded.model_validate(end.payload), FINALISE, end.event_id)
+    assert await store.versions(f"transcripts/{org}/") == 6  # two revisions of three files
+    await backdate(platform_env, sid, 365)
+
+    assert await service.sweep_once(db, archive, 90, 100) >= 1
+    assert await store.versions(f"transcripts/{org}/") == 0
+    assert await counts(platform_env, sid) == [0, 0]
