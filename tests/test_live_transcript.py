@@ -209,6 +209,11 @@ async def test_who_may_watch(gw, gateway, token, base_settings) -> None:  # type
         assert (await receive(ws, lambda m: True))[0]["type"] == "snapshot", who
         await ws.close()
 
+    # A socket lives as long as its token: then 4401, and a reconnect with a fresh one and ?after=.
+    short = await watch(gw, sid, org, token(org, "org_admin", ttl_seconds=2))
+    code, reason, got = await closed(short, timeout=10)
+    assert (code, got[0]["type"]) == (4401, "snapshot") and "expired" in reason
+
     # A token in the URL is not looked at: the socket waits for one, then gives up.
     async with connect(live_url(gw, sid, org) + f"&token={token(org, 'org_admin')}") as ws:
         assert (await closed(ws))[:2] == (4408, 'send {"type": "auth", "token": ...} first')

@@ -36,6 +36,7 @@ class Principal(BaseModel):
     workspaces: frozenset[UUID] = frozenset()
     platform_admin: bool = False
     service: str | None = None  # set for service identities (e.g. "bot"), never for users
+    exp: int | None = None  # when the token stops being valid (seconds since the epoch)
 
     def role_in(self, org_id: UUID) -> Role | None:
         return self.orgs.get(org_id)

@@ -8,10 +8,12 @@ messages in order, ``{"type": "ping"}`` every so often (answer or not) and ``pon
 ``ping``; at the session's end a final ``session_status`` and close 1000 with the status as reason.
 Refusals close with a code and a reason: 4400 bad request, 4401 unauthenticated, 4403 not allowed,
 4404 no such session, 4408 no authentication in time, 4429 too slow a reader, 1013 try again later.
+A socket closes with 4401 when its token expires: reconnect with a fresh one and ``after``.
 """
 
 import asyncio
 import json
+import time
 import uuid
 from contextlib import suppress
 from typing import Any
@@ -94,8 +96,9 @@ async def _get(ws: WebSocket, upstream: Upstream, path: str, token: str, params:
     return answer.json()
 
 
-async def _stream(ws: WebSocket, viewer: Viewer, ping_seconds: float) -> None:
-    """Send what the hub gives the viewer, answer pings, until the session ends or the viewer goes."""
+async def _stream(ws: WebSocket, viewer: Viewer, ping_seconds: float, token_expires: int | None) -> None:
+    """Send what the hub gives the viewer, answer pings, until the session ends, the viewer goes or
+    the viewer's token expires."""
 
     async def sender() -> None:
         while True:
@@ -121,7 +124,14 @@ async def _stream(ws: WebSocket, viewer: Viewer, ping_seconds: float) -> None:
         await viewer.too_slow.wait()
         raise Refused(4429, "too slow a reader: reconnect with ?after=<last sequence>")
 
-    tasks = [asyncio.create_task(t()) for t in (sender, receiver, watchdog)]
+    async def expiry() -> None:
+        if token_expires is None:
+            await asyncio.Event().wait()
+            return
+        await asyncio.sleep(max(0.0, token_expires - time.time()))
+        raise Refused(4401, "the token expired: reconnect with a fresh one and ?after=<last sequence>")
+
+    tasks = [asyncio.create_task(t()) for t in (sender, receiver, watchdog, expiry)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -150,7 +160,7 @@ async def live(ws: WebSocket, session_id: str) -> None:
         token = await _token(ws, offered, settings.live_auth_timeout_seconds)
         verifier: TokenVerifier = ws.app.state.token_verifier
         try:
-            await verifier.verify(token)
+            principal = await verifier.verify(token)
         except AppError as e:
             raise Refused(4401, e.message) from None
         found = SessionAccess.model_validate(await _get(
@@ -170,7 +180,7 @@ async def live(ws: WebSocket, session_id: str) -> None:
         log.info("live_viewer_joined", session_id=str(sid), after=after, segments=len(snapshot.segments))
         if found.status in TERMINAL:
             raise Refused(1000, found.status.value)
-        await _stream(ws, viewer, settings.live_ping_seconds)
+        await _stream(ws, viewer, settings.live_ping_seconds, principal.exp)
     except Refused as refused:
         if refused.code != 1000:
             log.info("live_viewer_refused", code=refused.code, reason=refused.reason)
