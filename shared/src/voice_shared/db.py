@@ -46,9 +46,16 @@ def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
 
 
 @asynccontextmanager
-async def transaction(sessions: SessionMaker, org_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
-    """One transaction; with ``org_id`` the tenant setting is set for this transaction only."""
+async def transaction(
+    sessions: SessionMaker, org_id: UUID | None = None, *, snapshot: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """One transaction; with ``org_id`` the tenant setting is set for this transaction only.
+
+    ``snapshot``: every statement sees the same snapshot (REPEATABLE READ), e.g. a page and its total.
+    """
     async with sessions() as session, session.begin():
+        if snapshot:
+            await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         if org_id is not None:
             await session.execute(
                 text("select set_config(:name, :org, true)"),

@@ -166,7 +166,7 @@ async def list_sessions(
     stmt = select(VoiceSession, col(VoiceShare.level)).outerjoin(
         VoiceShare, and_(col(VoiceShare.session_id) == VoiceSession.id, col(VoiceShare.user_id) == principal.sub)
     ).where(*where)
-    async with transaction(db, org_id) as tx:
+    async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(stmt, VoiceSession, cursor, limit))).all()
         total = await repo.count(tx, VoiceSession, *where)
     more = len(rows) > limit

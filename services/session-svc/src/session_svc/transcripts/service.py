@@ -98,7 +98,7 @@ async def list_transcripts(
         .where(*where)
     )
     counted = select(func.count()).select_from(t).join(VoiceSession, col(VoiceSession.id) == t.session_id)
-    async with transaction(db, org_id) as tx:
+    async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(joined, t, cursor, limit))).all()
         total = (await tx.execute(counted.where(*where))).scalar_one()
     more, rows = len(rows) > limit, rows[:limit]
