@@ -18,6 +18,8 @@ from voice_shared.testing import auth, config_body, session_body
 # Built for candidates: they accept the join token, for its own session only.
 CANDIDATE_OPERATIONS = {("post", "/api/voice/sessions/{session_id}/webrtc/offer")}
 CANDIDATE_PREFIXES = ("/internal/join/",)
+# A signed download link is its own credential; no bearer token is looked at (a join token is not one).
+SIGNED_LINKS = {("get", "/api/voice/recordings/{token}")}
 
 BODIES = {  # a valid body where the schema is known, so refusal is not a validation failure
     "ConfigCreate": config_body, "ConfigUpdate": lambda: {"active": False},
@@ -76,6 +78,11 @@ async def test_a_join_token_is_refused_by_every_public_route(gateway, candidate)
     called, failures = 0, []
     for method, path, op in operations(openapi):
         if (method, path) in CANDIDATE_OPERATIONS:
+            continue
+        if (method, path) in SIGNED_LINKS:  # the join token itself as the link: it names nothing
+            r = await gateway.get(path.replace("{token}", candidate["token"]), headers=auth(candidate["token"]))
+            if (r.status_code, r.json()["error"]["code"]) != (404, "download_link_invalid"):
+                failures.append(f"GET {path} with the join token as link -> {r.status_code} {r.text[:160]}")
             continue
         url, query, body = request_for(path, op, candidate)
         r = await gateway.request(method.upper(), url, params=query, json=body, headers=auth(candidate["token"]))
