@@ -95,8 +95,7 @@ async def step(stack: LocalStack, client: httpx.AsyncClient, org: UUID, token: s
 async def run(args: argparse.Namespace) -> int:
     ladder = [int(s) for s in args.sessions.split(",")]
     with tempfile.TemporaryDirectory(prefix="voice-bench-live-") as workdir:
-        stack = LocalStack(Path(workdir), extra_env={"VOICE_OBJECT_STORE_DIR": f"{workdir}/objects",
-                                                     "VOICE_LOG_LEVEL": "WARNING"})
+        stack = LocalStack(Path(workdir), extra_env={"VOICE_LOG_LEVEL": "WARNING"})
         print("starting the platform (voice run, no bots)...", file=sys.stderr)
         await asyncio.to_thread(stack.start)
         try:

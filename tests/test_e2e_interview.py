@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TypedDict
 
 import httpx
+import numpy as np
 import pytest
 
+from bot_orchestrator.worker.recording import decode_ogg
 from voice_cli.infra import DEFAULT_SUPERUSER_URL
 from voice_cli.simulate.personas import load_persona
 from voice_cli.simulate.run import (
@@ -77,7 +79,8 @@ def platform(tmp_path: Path) -> Iterator[LocalStack]:
 def services_only(tmp_path: Path) -> Iterator[LocalStack]:
     """The services without `voice run`'s bot: the test starts bot workers it can kill (a bot that
     `voice run` started and that dies stops the whole platform, which is not what is tested here)."""
-    with running(LocalStack(tmp_path, run_bots=0, extra_env=FAST_HEARTBEATS, **SERVERS)) as stack:
+    env = {**FAST_HEARTBEATS, "VOICE_RECORDING_PART_SECONDS": "4"}
+    with running(LocalStack(tmp_path, run_bots=0, extra_env=env, **SERVERS)) as stack:
         yield stack
 
 
@@ -99,12 +102,16 @@ async def warm_bots(stack: LocalStack, tap: BusTap, count: int) -> list[str]:
 
 async def interview(stack: LocalStack, models: tuple[Voice, Ears],
                     started: "asyncio.Future[uuid.UUID] | None" = None, *, persona: str = "strong",
-                    questions: int = len(PLAN)) -> SimulationResult:
-    """A persona (strong) through the plan's first questions (three); ``started`` gets the session id."""
+                    questions: int = len(PLAN), recorded: bool = False) -> SimulationResult:
+    """A persona (strong) through the plan's first questions (three); ``started`` gets the session id;
+    ``recorded``: the config asks for the bot's audio recording."""
     org_id, token = dev_organisation(stack.settings)
     voice, ears = models
+    config = load_config(EXAMPLE_CONFIG, questions)
+    if recorded:
+        config["providers"] = {**config["providers"], "recording": "audio"}
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, trust_env=False) as client:
-        return await simulate(client, org_id, token, load_config(EXAMPLE_CONFIG, questions), load_persona(persona),
+        return await simulate(client, org_id, token, config, load_persona(persona),
                               voice=voice, ears=ears, timeout_seconds=360, score_wait_seconds=0,
                               on_started=started.set_result if started else None)
 
@@ -169,7 +176,7 @@ async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(
     async with tapped(services_only) as tap:
         await warm_bots(services_only, tap, 2)
         started: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
-        running = asyncio.ensure_future(interview(services_only, models, started))
+        running = asyncio.ensure_future(interview(services_only, models, started, recorded=True))
         try:
             sid = await asyncio.wait_for(started, 60)
             joined = await tap.wait_for(lambda: tap.of("bot.joined", sid), 120)
@@ -199,3 +206,14 @@ async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(
         assert result.timings.reconnects >= 1, context
         assert result.status == "completed", context
         assert result.room_deleted, context
+
+        # The recording kept what was said before the crash: the new bot joined the dead one's parts
+        # with its own into one file, on the segments' clock, and deleted the parts.
+        (stored,) = [e.payload for e in await tap.wait_for(lambda: tap.of("recording.completed", sid), 60)]
+        audio = decode_ogg((services_only.objects_dir / stored["object_key"]).read_bytes())
+        assert abs(stored["duration_ms"] - max(s.payload["end_ms"] for s in segments)) < 2000, context
+        before_crash = next(s.payload for s in segments if s.payload["speaker"] == "candidate"
+                            and s.payload["question_id"] == PLAN[0])
+        window = audio[before_crash["start_ms"] * 16:before_crash["end_ms"] * 16, 0].astype(float)
+        assert float(np.sqrt(np.mean(window ** 2))) > 100, (before_crash, context)
+        assert not list((services_only.objects_dir / "recordings").rglob("parts/*/*.ogg")), context

@@ -79,11 +79,17 @@ class LocalStack:
             SUPERUSER_URL_ENV: self.superuser_url,
             "VOICE_RUN_BOTS": str(self.run_bots),
             "VOICE_PUBLIC_URL": self.gateway_url_for(self.ports["gateway"]),
+            "VOICE_OBJECT_STORE_DIR": str(self.objects_dir),
             **{f"{s.env_prefix}_PORT": str(self.ports[s.name]) for s in SERVICES},
             **{f"{s.env_prefix}_URL": self.gateway_url_for(self.ports[s.name]) for s in SERVICES},
             **self.extra_env,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def objects_dir(self) -> Path:
+        """The stack's local object store: archived transcripts and recordings."""
+        return self.workdir / "objects"
 
     @staticmethod
     def gateway_url_for(port: int) -> str:
