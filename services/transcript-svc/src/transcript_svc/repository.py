@@ -107,6 +107,12 @@ async def recording_of(tx: AsyncSession, session_id: UUID) -> RecordingRow | Non
     return await tx.get(RecordingRow, session_id)
 
 
+async def recording_stored_at(tx: AsyncSession, key: str) -> RecordingRow | None:
+    """The recording kept under ``key``, in this transaction's org."""
+    rows = await tx.execute(select(RecordingRow).where(col(RecordingRow.object_key) == key))
+    return rows.scalar_one_or_none()
+
+
 async def put_recording(tx: AsyncSession, row: RecordingRow) -> None:
     await tx.merge(row)
     await tx.flush()

@@ -7,9 +7,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from transcript_svc import record, repository
 from transcript_svc.access import SessionAccessClient
@@ -348,7 +346,7 @@ async def download(db: SessionMaker, archive: Archive, links: DownloadLinks, tok
     """The file a signed link names, if its recording is still on record."""
     org_id, key = links.verify(token)
     async with transaction(db, org_id) as tx:
-        known = (await tx.execute(select(RecordingRow).where(col(RecordingRow.object_key) == key))).scalar_one_or_none()
+        known = await repository.recording_stored_at(tx, key)
     if known is None:
         raise NotFound("This recording no longer exists.", code="recording_not_found")
     try:

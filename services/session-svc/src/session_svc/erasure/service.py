@@ -9,14 +9,11 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
 from session_svc.deps import require_admin
+from session_svc.erasure import repository
 from session_svc.erasure.models import Erasure
 from session_svc.erasure.transcripts import TranscriptErasure
 from session_svc.lifecycle import TERMINAL
-from session_svc.models import VoiceSession
 from session_svc.service import _transition
 from session_svc.settings import SCHEMA
 from voice_shared.api.org import ErasureReceipt
@@ -40,10 +37,7 @@ async def erase_candidate(
 ) -> ErasureReceipt:
     require_admin(principal, org_id)
     async with transaction(db, org_id) as tx:
-        sessions = list((await tx.execute(
-            select(VoiceSession).where(func.lower(col(VoiceSession.candidate_email)) == email.lower())
-            .with_for_update()
-        )).scalars())
+        sessions = await repository.candidate_sessions(tx, email)
         cancelled, events = 0, []
         for session in sessions:
             if SessionStatus(session.status) not in TERMINAL:
