@@ -5,10 +5,10 @@ import json
 import pytest
 
 from bot_orchestrator.engine import ScriptedInterviewer, asks_to_stop
-from bot_orchestrator.engine.matching import coverage, word_count
 from voice_cli.simulate.personas import Persona, load_persona, persona_names
 from voice_cli.simulate.run import EXAMPLE_CONFIG
 from voice_shared.api.configs import ConfigCreate, Question
+from voice_shared.matching import coverage, word_count
 from voice_shared.testing import config_body
 
 BUNDLED_PLAN = ConfigCreate.model_validate(json.loads(EXAMPLE_CONFIG.read_text())).questions

@@ -3,7 +3,7 @@
 import pytest
 
 from bot_orchestrator.engine import asks_to_stop
-from bot_orchestrator.engine.matching import coverage, mentions, spoken_list, stem, word_count
+from voice_shared.matching import coverage, mentions, spoken_list, stem, word_count
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,6 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from bot_orchestrator.worker.daily import daily_params, daily_transport
-from bot_orchestrator.worker.internal_api import SessionApi
 from bot_orchestrator.worker.job import InterviewJob, JobResult, WorkerContext
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import AUDIO_IN_SAMPLE_RATE, AUDIO_OUT_SAMPLE_RATE
@@ -43,6 +42,7 @@ from voice_shared.api.bot import SessionPlan
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.rooms import RoomAccess
 from voice_shared.contracts import BotFinished, Envelope, SessionStarted, SessionStatus, envelope
+from voice_shared.internal_api import SessionApi
 from voice_shared.testing import auth, config_body, session_body
 
 ORG, CONFIG = uuid.uuid4(), uuid.uuid4()

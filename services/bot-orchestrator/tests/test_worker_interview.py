@@ -20,12 +20,13 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 
-from bot_orchestrator.worker.internal_api import SessionApi, token_source
+from bot_orchestrator.worker.internal_api import bot_token
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
 from bot_orchestrator.worker.recording import decode_ogg
 from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.webrtc import restrict_ice_to_loopback
+from voice_shared.internal_api import SessionApi
 from voice_shared.objects import LocalObjectStore
 from voice_shared.testing import auth, config_body, session_body
 
@@ -161,7 +162,7 @@ async def bot(platform_env: dict[str, str], session_svc_app: Any, topology: None
                            shutdown_grace_seconds=1, recording_part_seconds=3)
     await purge_jobs(settings)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
-    worker = BotWorker(settings, models, SessionApi(http, token_source(settings)))
+    worker = BotWorker(settings, models, SessionApi(http, bot_token(settings)))
     running = asyncio.create_task(worker.run())
     yield worker
     worker.request_stop()

@@ -2,9 +2,10 @@
 
 import uuid
 
-from bot_orchestrator.worker.internal_api import SessionApi, SessionPassages
+from bot_orchestrator.worker.internal_api import SessionPassages
 from voice_shared.api.bot import SessionPlan
 from voice_shared.contracts import SessionStatus
+from voice_shared.internal_api import SessionApi
 from voice_shared.testing import auth, config_body, session_body
 
 

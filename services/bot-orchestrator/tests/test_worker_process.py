@@ -21,11 +21,12 @@ import httpx
 import pytest
 import uvicorn
 
-from bot_orchestrator.worker.internal_api import SessionApi, token_source
+from bot_orchestrator.worker.internal_api import bot_token
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.process import JOBS, BotWorker
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.bus import parked_queue
+from voice_shared.internal_api import SessionApi
 from voice_shared.testing import auth, config_body, session_body
 
 NO_OPENAI_KEY = {"transport": "local", "llm": {"provider": "openai", "options": {"model": "gpt-4o-mini"}}}
@@ -51,7 +52,7 @@ async def running(settings: BotSettings, models: Models, session_svc_app: Any) -
     tuple[BotWorker, "asyncio.Task[str]"]
 ]:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
-    worker = BotWorker(settings, models, SessionApi(http, token_source(settings)))
+    worker = BotWorker(settings, models, SessionApi(http, bot_token(settings)))
     task = asyncio.create_task(worker.run())
     try:
         yield worker, task

@@ -1,6 +1,6 @@
 """Settings base shared by every service: DSNs, bus, auth and logging."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,8 @@ class ServiceSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="VOICE_", extra="ignore")
+    # A service that calls others' internal APIs with its own identity needs a service token in production.
+    calls_services: ClassVar[bool] = False
 
     environment: Literal["development", "test", "production"] = "development"
     service_name: str = "voice"
@@ -37,6 +39,10 @@ class ServiceSettings(BaseSettings):
     # Where the internal APIs listen (`voice run` sets VOICE_<SERVICE>_URL for every child).
     session_svc_url: str = "http://127.0.0.1:8001"
     transcript_svc_url: str = "http://127.0.0.1:8003"
+    # This service's identity towards the others' internal APIs. Unset: a short-lived token is signed with the
+    # HS256 development secret, which only works where services accept it (no VOICE_JWKS_URL).
+    service_token: SecretStr | None = None
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwks_url: str | None = None
@@ -77,4 +83,6 @@ class ServiceSettings(BaseSettings):
             DEV_JOIN_TOKEN_SECRET, self.jwt_secret.get_secret_value()
         ):
             raise ValueError("VOICE_JOIN_TOKEN_SECRET must be set in production, to a key of its own")
+        if self.environment == "production" and self.calls_services and self.service_token is None:
+            raise ValueError(f"VOICE_SERVICE_TOKEN must be set in production ({self.service_name}'s service identity)")
         return self

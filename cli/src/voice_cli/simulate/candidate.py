@@ -21,10 +21,10 @@ from typing import Any, Literal
 import numpy as np
 import structlog
 
-from bot_orchestrator.engine.matching import stem, words
 from voice_cli.simulate.personas import Persona
 from voice_cli.simulate.speech import LISTEN_RATE, SEND_RATE, Ears, Voice
 from voice_shared.api.configs import Question
+from voice_shared.matching import stem, words
 
 log = structlog.get_logger()
 

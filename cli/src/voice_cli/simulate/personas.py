@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from bot_orchestrator.engine.matching import mentions, spoken_list, words
 from voice_shared.api.configs import Question
+from voice_shared.matching import mentions, spoken_list, words
 
 Behaviour = Literal["strong", "weak", "silent", "rambling", "off-plan"]
 

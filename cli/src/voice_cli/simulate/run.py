@@ -24,12 +24,12 @@ from uuid import UUID
 import httpx
 import structlog
 
-from bot_orchestrator.engine.matching import words
 from voice_cli.simulate.candidate import Answer, Candidate, Line, SessionOver, Timings, TurnTaker, loopback_only
 from voice_cli.simulate.personas import Persona
 from voice_cli.simulate.speech import Ears, Voice
 from voice_shared.api.configs import ConfigCreate, Question
 from voice_shared.auth import Role, mint_dev_token
+from voice_shared.matching import words
 from voice_shared.settings import ServiceSettings
 
 log = structlog.get_logger()

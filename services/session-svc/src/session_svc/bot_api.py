@@ -1,4 +1,4 @@
-"""Internal: what the serving bot needs to run a session (its plan), for the bot's identity only."""
+"""Internal: a session's plan, for the bot that serves it and for analytics-svc, which scores it."""
 
 from uuid import UUID
 
@@ -17,6 +17,8 @@ from voice_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/internal/sessions", tags=["bot"])
 
+PLAN_READERS = frozenset({"bot", "analytics"})
+
 
 @router.get("/{session_id}/plan")
 async def session_plan(session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep) -> SessionPlan:
@@ -27,8 +29,8 @@ async def session_plan(session_id: UUID, org_id: OrgIdQuery, principal: Principa
 async def load_plan(db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID) -> SessionPlan:
     """404 for a session that is not the org's or was deleted (a bot then drops its job)."""
     require_service(principal)
-    if principal.service != "bot":
-        raise Forbidden("Only the bot reads a session's plan.", code="bot_only")
+    if principal.service not in PLAN_READERS:
+        raise Forbidden("Only the bot and analytics-svc read a session's plan.", code="bot_only")
     async with transaction(db, org_id) as tx:
         session = (await tx.execute(
             select(VoiceSession).where(col(VoiceSession.id) == session_id, col(VoiceSession.deleted_at).is_(None))

@@ -25,6 +25,7 @@ from voice_shared.api.transcripts import (
     TranscriptFormat,
     TranscriptPublic,
 )
+from voice_shared.auth import ServiceDep
 
 router = APIRouter()
 
@@ -37,6 +38,16 @@ async def session_segments(
     """The session's stored segments in sequence order and the next sequence to publish: for the bot
     (resuming) and for users who may read the transcript (the gateway's live snapshot)."""
     return await service.readable_segments(db, sessions, caller, org_id, session_id, after)
+
+
+@router.get("/internal/sessions/{session_id}/transcript", tags=["segments"])
+async def session_transcript(
+    session_id: UUID, org_id: OrgIdQuery, _: ServiceDep, db: DbDep,
+    include_text: Annotated[bool, Query(alias="includeText")] = False,
+) -> TranscriptPublic:
+    """The session's final transcript with its segments, in one snapshot (services only: analytics-svc
+    scores exactly the revision it reads)."""
+    return await service.service_transcript(db, org_id, session_id, with_text=include_text)
 
 
 @router.get("/api/voice/transcripts/{transcript_id}", tags=["transcripts"])

@@ -211,6 +211,18 @@ async def get_transcript(
     return _public(row, facts.segments, with_text)
 
 
+async def service_transcript(
+    db: SessionMaker, org_id: UUID, session_id: UUID, *, with_text: bool = False
+) -> TranscriptPublic:
+    """The session's transcript for a service (the caller's identity was checked by the route)."""
+    async with transaction(db, org_id) as tx:
+        row = await repository.transcript_of(tx, session_id)
+        stored = await repository.segments_of(tx, session_id) if row else []
+    if row is None:
+        raise _not_found()
+    return _public(row, record.facts([StoredSegment.model_validate(s) for s in stored]).segments, with_text)
+
+
 async def export_transcript(
     db: SessionMaker, sessions: SessionAccessClient, caller: Caller, org_id: UUID, transcript_id: UUID,
     fmt: TranscriptFormat,

@@ -157,6 +157,26 @@ class Providers(WriteModel):
     tts: TtsChoice = Field(default_factory=TtsChoice)
 
 
+class Scoring(WriteModel):
+    """How analytics-svc scores a finished interview against the rubric."""
+
+    scorer: Literal["heuristic", "llm"] = Field(
+        default="heuristic",
+        description="'heuristic': the embedded, transparent rules (question coverage, answer depth, expected "
+                    "items by words and by meaning, follow-ups needed, speaking balance); 'llm': any "
+                    "OpenAI-compatible endpoint with the organisation's 'openai' key.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="For 'llm': model (required), baseUrl (default OpenAI's), temperature.",
+    )
+
+    @model_validator(mode="after")
+    def _model_named(self) -> "Scoring":
+        if self.scorer == "llm" and not isinstance(self.options.get("model"), str):
+            raise ValueError("scorer 'llm' needs options.model (e.g. 'gpt-4o-mini')")
+        return self
+
+
 class InterviewDefinition(WriteModel):
     """What the bot runs: the versioned part of a config."""
 
@@ -174,6 +194,7 @@ class InterviewDefinition(WriteModel):
     )
     questions: list[Question] = Field(min_length=1, max_length=50)
     rubric: Rubric
+    scoring: Scoring = Field(default_factory=Scoring)
     providers: Providers = Field(default_factory=Providers)
 
     @model_validator(mode="after")
@@ -206,6 +227,7 @@ class ConfigUpdate(WriteModel):
     answer_pause_seconds: float | None = Field(default=None, ge=0.3, le=5.0)
     questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
     rubric: Rubric | None = None
+    scoring: Scoring | None = None
     providers: Providers | None = None
 
     @model_validator(mode="after")

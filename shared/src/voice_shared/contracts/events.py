@@ -279,10 +279,36 @@ class TranscriptDeleted(Event):
 
 @register
 class AnalyticsCompleted(Event):
-    """analytics-svc scored a session against its rubric."""
+    """analytics-svc scored a session against its rubric: a new version, now the session's current one."""
 
     type = "analytics.completed"
     session_id: UUID = Field(description="The session.")
     analytics_id: UUID = Field(description="The stored analytics.")
+    analytics_version: int = Field(default=1, ge=1, description="1 for the first scoring; up by one for each rescoring.")
     overall_score: float = Field(ge=0, le=100, description="Overall score 0-100.")
-    scorer: str = Field(description="Model or 'heuristic' scorer used.")
+    scorer: Literal["heuristic", "llm"] = Field(description="How it was scored.")
+    transcript_revision: int = Field(default=1, ge=1, description="The transcript revision scored.")
+
+
+@register
+class AnalyticsFailed(Event):
+    """analytics-svc could not score a session (the scorer failed; the failure is recorded as a version)."""
+
+    type = "analytics.failed"
+    session_id: UUID = Field(description="The session.")
+    analytics_id: UUID = Field(description="The recorded failure.")
+    analytics_version: int = Field(ge=1, description="Its version among the session's analytics.")
+    scorer: Literal["heuristic", "llm"] = Field(description="The scorer that failed.")
+    error: str = Field(max_length=1000, description="What went wrong.")
+
+
+@register
+class AnalyticsReviewed(Event):
+    """A recruiter reviewed a session's analytics: reviewer scores per criterion and, maybe, a decision."""
+
+    type = "analytics.reviewed"
+    session_id: UUID = Field(description="The session.")
+    review_id: UUID = Field(description="The stored review.")
+    analytics_id: UUID = Field(description="The analytics version reviewed.")
+    decision: Literal["advance", "hold", "reject"] | None = Field(default=None, description="The final decision.")
+    reviewer: str = Field(max_length=200, description="Who reviewed (the token's subject).")

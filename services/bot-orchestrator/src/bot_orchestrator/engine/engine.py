@@ -19,11 +19,11 @@ from bot_orchestrator.engine.interviewer import (
     TurnContext,
 )
 from bot_orchestrator.engine.lines import Lines, joined
-from bot_orchestrator.engine.matching import coverage, word_count, words
 from bot_orchestrator.engine.passages import NoPassages, Passage, PassageSource
 from bot_orchestrator.engine.stop import asks_to_stop
 from voice_shared.api.configs import InterviewDefinition, Question
 from voice_shared.contracts.events import TranscriptSegment
+from voice_shared.matching import coverage, word_count, words
 
 log = structlog.get_logger()
 

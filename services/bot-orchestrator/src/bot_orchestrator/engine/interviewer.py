@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot_orchestrator.engine.lines import Lines
-from bot_orchestrator.engine.matching import spoken_list, word_count
 from bot_orchestrator.engine.passages import Passage
 from voice_shared.api.configs import InterviewDefinition, Question
+from voice_shared.matching import spoken_list, word_count
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot_orchestrator.engine.interviewer import (
     ScriptedInterviewer,
     TurnContext,
 )
-from bot_orchestrator.engine.matching import spoken_list
+from voice_shared.matching import spoken_list
 
 log = structlog.get_logger()
 

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot_orchestrator.engine.matching import content_stems
+from voice_shared.matching import content_stems
 
 
 @dataclass(frozen=True)

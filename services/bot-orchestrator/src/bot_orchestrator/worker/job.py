@@ -46,7 +46,7 @@ from bot_orchestrator.engine import (
 )
 from bot_orchestrator.worker.daily import DailyTransportFactory, daily_transport, daily_unavailable
 from bot_orchestrator.worker.events import Publish, SessionEvents
-from bot_orchestrator.worker.internal_api import ServiceApiError, SessionApi, SessionPassages, TranscriptApi
+from bot_orchestrator.worker.internal_api import SessionPassages
 from bot_orchestrator.worker.interviewer import Rejoin
 from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.pipeline import InterviewPipeline, Latencies, build_pipeline, transport_params
@@ -72,6 +72,7 @@ from voice_shared.contracts import (
     WebRtcAnswered,
     WebRtcRefused,
 )
+from voice_shared.internal_api import ServiceApiError, SessionApi, TranscriptApi
 from voice_shared.objects import object_store
 
 log = structlog.get_logger()

@@ -25,13 +25,14 @@ from typing import Any, Literal
 import structlog
 from faststream.rabbit import RabbitBroker, RabbitMessage
 
-from bot_orchestrator.worker.internal_api import SessionApi, TranscriptApi
+from bot_orchestrator.worker import internal_api
 from bot_orchestrator.worker.job import InterviewJob, JobResult, WorkerContext
 from bot_orchestrator.worker.keeper import EXIT_RECYCLE
 from bot_orchestrator.worker.models import Models, load_models
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.bus import consume_instance, consume_jobs, make_broker, publish_envelope, subscription
 from voice_shared.contracts import BotHeartbeat, Envelope, SessionEnded, SessionStarted, envelope
+from voice_shared.internal_api import SessionApi, TranscriptApi
 from voice_shared.logging import configure_logging
 
 log = structlog.get_logger()
@@ -68,8 +69,8 @@ class BotWorker:
     ) -> None:
         self.settings = settings
         self.models = models
-        self.session_api = session_api or SessionApi.from_settings(settings)
-        self.transcript_api = transcript_api or TranscriptApi.from_settings(settings)
+        self.session_api = session_api or internal_api.session_api(settings)
+        self.transcript_api = transcript_api or internal_api.transcript_api(settings)
         # The clients this worker made (and closes); the ones it was given belong to the caller.
         self._own_apis = [api for api, given in ((self.session_api, session_api), (self.transcript_api, transcript_api))
                           if given is None]

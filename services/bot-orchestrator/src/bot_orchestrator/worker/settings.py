@@ -3,7 +3,7 @@
 import os
 import socket
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 
 from voice_shared.settings import ServiceSettings
 
@@ -15,10 +15,7 @@ def default_bot_id() -> str:
 class BotSettings(ServiceSettings):
     service_name: str = "bot-worker"
     bot_id: str = Field(default_factory=default_bot_id, min_length=1, max_length=200)
-    # The bot's identity towards session-svc and transcript-svc. Unset: a short-lived token is signed with the HS256
-    # development secret, which only works where services accept it (no VOICE_JWKS_URL).
-    service_token: SecretStr | None = None
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    calls_services = True  # session-svc and transcript-svc, as service: bot
 
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     # A config's audio recording is uploaded in parts of this length as the interview goes.
@@ -57,9 +54,3 @@ class BotSettings(ServiceSettings):
     # stands for ws(s)), so a proxy, a self-hosted endpoint or a test's fake server can stand in.
     deepgram_url: str = "wss://api.deepgram.com"
     cartesia_url: str = "wss://api.cartesia.ai"
-
-    @model_validator(mode="after")
-    def _identity_in_production(self) -> "BotSettings":
-        if self.environment == "production" and self.service_token is None:
-            raise ValueError("VOICE_SERVICE_TOKEN must be set in production (the bot's service identity)")
-        return self
