@@ -74,6 +74,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("session-svc", "transcripts", "transcript.completed"),
     Subscription("session-svc", "transcripts-deleted", "transcript.deleted"),
     Subscription("session-svc", "analytics", "analytics.completed"),
+    Subscription("session-svc", "analytics-reviewed", "analytics.reviewed"),
     # Deletes the rooms of a session that reached a terminal state (the sweeper is the backstop).
     Subscription("session-svc", "room-cleanup", "session.ended"),
     # Stores every segment of the live transcript (a resuming bot reads them back).
@@ -84,6 +85,10 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("transcript-svc", "recordings", "recording.completed"),
     # Each org's retention days, for the sweeper that deletes expired records.
     Subscription("transcript-svc", "retention", "org.settings_updated"),
+    # Scores each final transcript (and each later revision) against its config's rubric.
+    Subscription("analytics-svc", "score", "transcript.completed", prefetch=4),
+    # Deletes what was scored from a transcript that was deleted (by an admin, retention or erasure).
+    Subscription("analytics-svc", "forget", "transcript.deleted"),
     # The bot job queue: each warm bot worker consumes one started session at a time and acks it
     # only when the interview is over, so a bot that dies hands its job to another (see
     # bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.

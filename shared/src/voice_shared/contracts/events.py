@@ -284,7 +284,7 @@ class AnalyticsCompleted(Event):
     type = "analytics.completed"
     session_id: UUID = Field(description="The session.")
     analytics_id: UUID = Field(description="The stored analytics.")
-    analytics_version: int = Field(default=1, ge=1, description="1 for the first scoring; up by one for each rescoring.")
+    analytics_version: int = Field(default=1, ge=1, description="1 at first; up by one each rescoring.")
     overall_score: float = Field(ge=0, le=100, description="Overall score 0-100.")
     scorer: Literal["heuristic", "llm"] = Field(description="How it was scored.")
     transcript_revision: int = Field(default=1, ge=1, description="The transcript revision scored.")

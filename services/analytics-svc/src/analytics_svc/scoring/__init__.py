@@ -1,0 +1,1 @@
+"""Scorers: the embedded heuristic (transparent rules) and an LLM over any OpenAI-compatible endpoint."""
