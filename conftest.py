@@ -146,14 +146,16 @@ async def session_svc(session_svc_app) -> AsyncIterator[httpx.AsyncClient]:  # t
 
 @pytest.fixture(scope="session")
 async def gateway(  # type: ignore[no-untyped-def]
-    platform_env: dict[str, str], session_svc_app, transcript_svc_app
+    platform_env: dict[str, str], session_svc_app, transcript_svc_app, analytics_svc_app
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the gateway, whose upstreams are the in-process session-svc and transcript-svc."""
+    """An HTTP client of the gateway, whose upstreams are the in-process session-svc, transcript-svc and
+    analytics-svc."""
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
     upstreams = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
-                 for name, app in (("session-svc", session_svc_app), ("transcript-svc", transcript_svc_app))}
+                 for name, app in (("session-svc", session_svc_app), ("transcript-svc", transcript_svc_app),
+                                   ("analytics-svc", analytics_svc_app))}
     app = create_app(GatewaySettings(**platform_env), upstreams=upstreams)  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -184,6 +186,25 @@ async def transcript_svc_app(  # type: ignore[no-untyped-def]
         session_svc_app.state.transcript_erasure = own
         await erasures.aclose()
     await sessions.aclose()
+
+
+@pytest.fixture(scope="session")
+async def analytics_svc_app(  # type: ignore[no-untyped-def]
+    platform_env: dict[str, str], topology, session_svc_app, transcript_svc_app
+) -> AsyncIterator[FastAPI]:
+    """analytics-svc with its lifespan running (it scores the run's final transcripts), reading plans
+    from the in-process session-svc and transcripts from the in-process transcript-svc."""
+    from analytics_svc.app import create_app
+    from analytics_svc.settings import AnalyticsSettings
+
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+               for name, app in (("session-svc", session_svc_app), ("transcript-svc", transcript_svc_app))]
+    app = create_app(AnalyticsSettings(**platform_env, outbox_poll_seconds=0.05),  # type: ignore[arg-type]
+                     session_svc=clients[0], transcript_svc=clients[1])
+    async with app.router.lifespan_context(app):
+        yield app
+    for client in clients:
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from transcript_svc.settings import SCHEMA as TRANSCRIPT_SCHEMA
 from voice_shared.api.transcripts import TranscriptPublic
 from voice_shared.bus import subscription
-from voice_shared.contracts import AnalyticsCompleted, envelope
+from voice_shared.contracts import envelope
 from voice_shared.db import transaction
 from voice_shared.objects import LocalObjectStore
 from voice_shared.testing import auth, config_body, session_body
@@ -124,12 +124,9 @@ async def test_list_filters_total_and_cursor(  # type: ignore[no-untyped-def]
     assert [i["sessionId"] for i in page1["items"] + page2["items"]] == [c["id"], b["id"], a["id"]]
     assert page1["total"] == page2["total"] == 3 and page2["nextCursor"] is None
 
-    scored = envelope(AnalyticsCompleted(session_id=uuid.UUID(b["id"]), analytics_id=uuid.uuid4(), overall_score=72.5,
-                                         scorer="heuristic"), org_id=org, session_id=uuid.UUID(b["id"]))
-    await publish(scored)
-    await handled("session_svc", subscription("session-svc", "analytics").consumer, scored.event_id)
-    assert [i["sessionId"] for i in (await listed(gateway, org, admin, "&hasAnalytics=true"))["items"]] == [b["id"]]
-    assert (await listed(gateway, org, admin, "&hasAnalytics=false"))["total"] == 2
+    # analytics-svc scores each of them (the candidate spoke), and the list knows which are scored.
+    assert (await listed(gateway, org, admin, "&hasAnalytics=true", count=3))["total"] == 3
+    assert (await listed(gateway, org, admin, "&hasAnalytics=false"))["total"] == 0
 
     r = await gateway.get(f"/api/voice/transcripts?orgId={org}&createdFrom=2026-01-01T00:00:00", headers=admin)
     assert r.status_code == 422  # no timezone
@@ -273,7 +270,7 @@ async def test_a_recording_is_downloaded_through_an_expiring_link_and_deleted_wi
     from datetime import UTC, datetime
     from urllib.parse import urlsplit
 
-    from voice_shared.contracts import RecordingCompleted, envelope
+    from voice_shared.contracts import RecordingCompleted
     from voice_shared.objects import object_key, recording_parts_prefix
 
     org = uuid.uuid4()

@@ -41,7 +41,7 @@ SERVICES: tuple[Service, ...] = (
     Service("session-svc", "session_svc", 8001, schema="session_svc"),
     Service("bot-orchestrator", "bot_orchestrator", 8002),
     Service("transcript-svc", "transcript_svc", 8003, schema="transcript_svc"),
-    Service("analytics-svc", "analytics_svc", 8004),
+    Service("analytics-svc", "analytics_svc", 8004, schema="analytics_svc"),
 )
 
 

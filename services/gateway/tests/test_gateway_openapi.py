@@ -62,7 +62,15 @@ PUBLIC_ROUTES = {
     ("get", "/api/voice/settings"): (None, "200", "OrgSettingsPublic"),
     ("put", "/api/voice/settings"): ("OrgSettingsUpdate", "200", "OrgSettingsPublic"),
     ("delete", "/api/voice/candidates"): (None, "200", "ErasureReceipt"),
+    ("get", "/api/voice/analytics/agreement"): (None, "200", "Agreement"),
+    ("get", "/api/voice/analytics/{session_id}"): (None, "200", "AnalyticsPublic"),
+    ("get", "/api/voice/analytics/{session_id}/versions"): (None, "200", "AnalyticsPublic[]"),
+    ("post", "/api/voice/analytics/{session_id}/rescore"): ("RescoreRequest", "201", "AnalyticsPublic"),
+    ("get", "/api/voice/analytics/{session_id}/reviews"): (None, "200", "ReviewPublic[]"),
+    ("post", "/api/voice/analytics/{session_id}/reviews"): ("ReviewCreate", "201", "ReviewPublic"),
 }
+# Bodies that may be left out (every field has a default).
+OPTIONAL_BODIES = {"SessionTransition", "RescoreRequest"}
 # A signed link is its own credential: no bearer token, no orgId.
 SIGNED_LINKS = {("get", "/api/voice/recordings/{token}")}
 # Routes that also take a candidate's join token, which names its own organisation.
@@ -101,7 +109,7 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
     else:
         body = op["requestBody"]
         assert schema_name(body["content"]["application/json"]["schema"]) == request_model
-        assert body.get("required", False) == (request_model != "SessionTransition")
+        assert body.get("required", False) == (request_model not in OPTIONAL_BODIES)
 
     params = {p["name"]: p for p in op.get("parameters", [])}
     org_id = params.get("orgId")

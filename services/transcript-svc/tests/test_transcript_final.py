@@ -16,6 +16,7 @@ from voice_shared.api.transcripts import TranscriptPublic
 from voice_shared.bus import subscription
 from voice_shared.contracts import Envelope, SessionEnded, envelope
 from voice_shared.objects import LocalObjectStore
+from voice_shared.session_access import Caller
 
 pytestmark = pytest.mark.integration
 
@@ -193,7 +194,7 @@ async def test_archived_to_s3_with_a_version_per_revision(  # type: ignore[no-un
     # An erasure (as for a candidate) deletes every version: nothing of the session is left in the bucket.
     from voice_shared.auth import Principal
 
-    bot = service.Caller(Principal(sub="session-svc", service="session-svc"), "Bearer -", "erasure-test")
+    bot = Caller(Principal(sub="session-svc", service="session-svc"), "Bearer -", "erasure-test")
     removed = await service.erase_sessions(db, archive, bot, org, [sid])
     assert (removed.transcripts, removed.segments, removed.object_versions) == (1, 2, 6)
     assert await store.versions(f"prod/transcripts/{org}/") == 0

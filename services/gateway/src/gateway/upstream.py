@@ -1,5 +1,5 @@
-"""The one way a public request reaches a service (session-svc, transcript-svc): relayed as sent,
-answered as answered."""
+"""The one way a public request reaches a service (session-svc, transcript-svc, analytics-svc):
+relayed as sent, answered as answered."""
 
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -29,8 +29,8 @@ class BadGateway(AppError):
     status, code = 502, "bad_gateway"
 
 
-Upstream = Literal["session-svc", "transcript-svc"]
-UPSTREAMS: tuple[Upstream, ...] = ("session-svc", "transcript-svc")
+Upstream = Literal["session-svc", "transcript-svc", "analytics-svc"]
+UPSTREAMS: tuple[Upstream, ...] = ("session-svc", "transcript-svc", "analytics-svc")
 
 # Idle pooled connections are dropped before uvicorn's keep-alive (5 s) closes them from its side.
 KEEPALIVE_EXPIRY_SECONDS = 2.0
@@ -39,7 +39,8 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 def open_client(settings: GatewaySettings, upstream: Upstream) -> httpx.AsyncClient:
     """The pooled client of an upstream; the app's lifespan closes it."""
-    url = {"session-svc": settings.session_svc_url, "transcript-svc": settings.transcript_svc_url}[upstream]
+    url = {"session-svc": settings.session_svc_url, "transcript-svc": settings.transcript_svc_url,
+           "analytics-svc": settings.analytics_svc_url}[upstream]
     return httpx.AsyncClient(
         base_url=url,
         timeout=settings.upstream_timeout_seconds,

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response, status
 from transcript_svc import service
 from transcript_svc.deps import (
     ArchiveDep,
-    CallerDep,
     DbDep,
     DownloadLinksDep,
     OrgIdQuery,
@@ -26,6 +25,7 @@ from voice_shared.api.transcripts import (
     TranscriptPublic,
 )
 from voice_shared.auth import ServiceDep
+from voice_shared.session_access import CallerDep
 
 router = APIRouter()
 

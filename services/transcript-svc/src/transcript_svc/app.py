@@ -8,7 +8,6 @@ import httpx
 from fastapi import FastAPI
 
 from transcript_svc import api, handlers
-from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
 from transcript_svc.downloads import DownloadLinks
 from transcript_svc.retention import RetentionSweeper
@@ -19,6 +18,7 @@ from voice_shared.db import make_engine, make_sessionmaker
 from voice_shared.http import bus_ready, create_service_app, database_ready
 from voice_shared.objects import object_store
 from voice_shared.outbox import OutboxRelay
+from voice_shared.session_access import SessionAccessClient
 
 
 def create_app(settings: TranscriptSettings | None = None, session_svc: httpx.AsyncClient | None = None) -> FastAPI:

@@ -5,13 +5,11 @@ from uuid import UUID
 
 from fastapi import Depends, Query, Request
 
-from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
 from transcript_svc.downloads import DownloadLinks
-from transcript_svc.service import Caller
 from transcript_svc.settings import TranscriptSettings
-from voice_shared.auth import PrincipalDep, bearer_token
 from voice_shared.db import SessionMaker
+from voice_shared.session_access import SessionAccessClient
 
 
 async def get_sessions(request: Request) -> SessionMaker:
@@ -34,14 +32,9 @@ async def get_settings(request: Request) -> TranscriptSettings:
     return request.app.state.settings
 
 
-async def get_caller(request: Request, principal: PrincipalDep) -> Caller:
-    return Caller(principal, f"Bearer {bearer_token(request)}", str(request.state.correlation_id))
-
-
 DbDep = Annotated[SessionMaker, Depends(get_sessions)]
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 SessionAccessDep = Annotated[SessionAccessClient, Depends(get_session_access)]
-CallerDep = Annotated[Caller, Depends(get_caller)]
 DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]
 SettingsDep = Annotated[TranscriptSettings, Depends(get_settings)]
 OrgIdQuery = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]

@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from transcript_svc import record, repository
-from transcript_svc.access import SessionAccessClient
 from transcript_svc.archive import Archive
 from transcript_svc.downloads import DownloadLinks
 from transcript_svc.models import RecordingRow, TranscriptRow
@@ -28,7 +27,6 @@ from voice_shared.api.transcripts import (
     TranscriptSegmentPublic,
     TranscriptSummary,
 )
-from voice_shared.auth import Principal
 from voice_shared.contracts import (
     RecordingCompleted,
     SessionEnded,
@@ -41,6 +39,7 @@ from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Forbidden, NotFound
 from voice_shared.objects import ObjectMissing
 from voice_shared.outbox import add_to_outbox, claim_inbox
+from voice_shared.session_access import Caller, SessionAccessClient
 
 log = structlog.get_logger()
 
@@ -139,15 +138,6 @@ def _summary(row: TranscriptRow) -> TranscriptSummary:
 
 def _public(row: TranscriptRow, segments: list[TranscriptSegmentPublic], with_text: bool) -> TranscriptPublic:
     return TranscriptPublic(**_summary(row).model_dump(), segments=segments, text=row.text if with_text else None)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks, with the token session-svc is asked with about their access."""
-
-    principal: Principal
-    authorization: str
-    correlation_id: str
 
 
 def _not_found() -> NotFound:

@@ -127,12 +127,37 @@ class SharePublic(ApiModel):
     created_at: datetime
 
 
+ScoreBucket = Literal["0-20", "20-40", "40-60", "60-80", "80-100"]
+DecisionCount = Literal["advance", "hold", "reject", "none"]
+
+
+class ConfigScores(ApiModel):
+    """The scores of one config's sessions that have current analytics (those the caller may see
+    with 'view_analytics' access)."""
+
+    config_id: UUID
+    scored: int = Field(ge=0, description="Sessions with current analytics.")
+    average_score: float = Field(ge=0, le=100, description="Their average overall score.")
+    score_distribution: dict[ScoreBucket, int] = Field(
+        description="How many scored in each bucket: '0-20' is 0 up to but not including 20, and so on; "
+                    "'80-100' includes 100.",
+    )
+    decisions: dict[DecisionCount, int] = Field(
+        description="How many have each reviewers' decision (the newest one made); 'none': no decision yet.",
+    )
+
+
 class Stats(ApiModel):
-    """Counts over the sessions the caller may see."""
+    """Counts over the sessions the caller may see; scores over those whose analytics they may see."""
 
     total: int
     by_status: dict[SessionStatus, int]
     completed_this_week: int
     completed_this_month: int
     average_duration_seconds: float | None
-    average_score: float | None = Field(default=None, description="Once analytics exist.")
+    average_score: float | None = Field(
+        default=None, description="Average overall score of the sessions with current analytics; null if none.",
+    )
+    by_config: list[ConfigScores] = Field(
+        default_factory=list, description="Scores per config that has sessions with current analytics.",
+    )

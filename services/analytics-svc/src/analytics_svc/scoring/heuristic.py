@@ -18,6 +18,7 @@ runs: it is flagged and counts for nothing, so it cannot move the score.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from analytics_svc.scoring.interview import Answer, Interview, Sentence
 from analytics_svc.scoring.meaning import MEANING_Z, Meaning, sounds_like
@@ -35,7 +36,8 @@ from voice_shared.api.configs import Criterion, Question, QuestionType
 from voice_shared.matching import mentions, spoken_list
 
 SCORER_VERSION = "heuristic-1"
-WEIGHTS = {"coverage": 0.45, "depth": 0.30, "independence": 0.15, "balance": 0.10}
+RuleName = Literal["coverage", "depth", "independence", "balance"]
+WEIGHTS: dict[RuleName, float] = {"coverage": 0.45, "depth": 0.30, "independence": 0.15, "balance": 0.10}
 FULL_ANSWER_WORDS = 60
 FULL_SCREENING_ANSWER_WORDS = 15
 BALANCE_FULL_AT = 0.5
@@ -49,8 +51,8 @@ class Judged:
     answer: Answer
     covered: list[ItemMatch] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    values: dict[str, float] = field(default_factory=dict)
-    details: dict[str, str] = field(default_factory=dict)
+    values: dict[RuleName, float] = field(default_factory=dict)
+    details: dict[RuleName, str] = field(default_factory=dict)
 
     @property
     def question(self) -> Question:
@@ -130,17 +132,17 @@ def _coverage(
     covered, missing = [], []
     for i, item in enumerate(items):
         match = None
+        heard = next((s for s in sentences if sounds_like(s.text, item)), None)
+        best = int(z[:, i].argmax())
         if mentions(whole, item):
-            at = next((s for s in sentences if mentions(s.text, item)), sentences[0])
-            match = ItemMatch(item=item, matched_by="words", sequence=at.sequence, quote=at.text)
-        elif at := next((s for s in sentences if sounds_like(s.text, item)), None):
-            match = ItemMatch(item=item, matched_by="sound", sequence=at.sequence, quote=at.text)
-        else:
-            best = int(z[:, i].argmax())
-            if z[best, i] >= MEANING_Z:
-                at = sentences[best]
-                match = ItemMatch(item=item, matched_by="meaning", sequence=at.sequence, quote=at.text,
-                                  similarity=round(float(z[best, i]), 2))
+            said = next((s for s in sentences if mentions(s.text, item)), sentences[0])
+            match = ItemMatch(item=item, matched_by="words", sequence=said.sequence, quote=said.text)
+        elif heard is not None:
+            match = ItemMatch(item=item, matched_by="sound", sequence=heard.sequence, quote=heard.text)
+        elif z[best, i] >= MEANING_Z:
+            meant = sentences[best]
+            match = ItemMatch(item=item, matched_by="meaning", sequence=meant.sequence, quote=meant.text,
+                              similarity=round(float(z[best, i]), 2))
         if match:
             covered.append(match)
         else:
@@ -204,8 +206,7 @@ def _criterion(criterion: Criterion, judged: list[Judged], planned: int) -> Crit
 
 
 def _unique(evidence: list[Evidence]) -> list[Evidence]:
-    seen: set[tuple[int, str]] = set()
-    return [e for e in evidence if (e.sequence, e.quote) not in seen and not seen.add((e.sequence, e.quote))]
+    return list({(e.sequence, e.quote): e for e in evidence}.values())
 
 
 def _feedback(judged: list[Judged], whole: bool) -> str:

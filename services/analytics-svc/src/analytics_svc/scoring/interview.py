@@ -89,11 +89,12 @@ class Interview:
         return list(self.transcript.segments)
 
     def contains(self, quote: str) -> StoredSegment | None:
-        """The segment a quote is verbatim in (whitespace and case normalised), if any."""
+        """The segment a quote is verbatim in (whitespace and case normalised), the candidate's first; None if none."""
         wanted = normalise(quote)
         if not wanted:
             return None
-        return next((s for s in self.transcript.segments if wanted in normalise(s.text)), None)
+        holding = [s for s in self.transcript.segments if wanted in normalise(s.text)]
+        return next((s for s in holding if s.speaker == "candidate"), holding[0] if holding else None)
 
 
 def read(

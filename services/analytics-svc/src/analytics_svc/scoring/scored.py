@@ -10,7 +10,7 @@ class ScoringFailed(Exception):
 
     def __init__(self, code: str, message: str, attempts: int = 1) -> None:
         super().__init__(message)
-        self.code = code  # invalid_output | timeout | refusal | unavailable | credential_missing
+        self.code = code  # invalid_output | timeout | refusal | unavailable | credential_missing | invalid_config
         self.message = message
         self.attempts = attempts
 

@@ -1,15 +1,19 @@
-"""Who may read a transcript: session-svc decides (it owns sessions, assignees and shares).
+"""Who may read a session's transcript or analytics: session-svc decides (it owns sessions, assignees and shares).
 
 It is asked with the caller's own token, so it applies the same rules as to the session itself.
 """
 
+from dataclasses import dataclass
+from typing import Annotated
 from uuid import UUID
 
 import httpx
 import structlog
+from fastapi import Depends, Request
 
 from voice_shared.api.sessions import Access
 from voice_shared.api.transcripts import SessionAccess
+from voice_shared.auth import Principal, PrincipalDep, bearer_token
 from voice_shared.errors import ServiceUnavailable
 
 log = structlog.get_logger()
@@ -50,3 +54,19 @@ class SessionAccessClient:
             raise AccessUnavailable("session-svc could not say who may read this transcript.",
                                     details={"upstream": "session-svc", "status": answer.status_code})
         return SessionAccess.model_validate(answer.json())
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, with the token session-svc is asked with about their access."""
+
+    principal: Principal
+    authorization: str
+    correlation_id: str
+
+
+async def _caller(request: Request, principal: PrincipalDep) -> Caller:
+    return Caller(principal, f"Bearer {bearer_token(request)}", str(request.state.correlation_id))
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]

@@ -1,0 +1,75 @@
+"""analytics-svc's HTTP API (the gateway's /api/voice/analytics/{sessionId}...; the list is session-svc's)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from analytics_svc import service
+from voice_shared.api.analytics import Agreement, AnalyticsPublic, RescoreRequest, ReviewCreate, ReviewPublic
+from voice_shared.db import SessionMaker
+from voice_shared.session_access import CallerDep, SessionAccessClient
+
+router = APIRouter(prefix="/api/voice/analytics", tags=["analytics"])
+
+
+async def _db(request: Request) -> SessionMaker:
+    return request.app.state.sessions
+
+
+async def _access(request: Request) -> SessionAccessClient:
+    return request.app.state.session_access
+
+
+async def _sources(request: Request) -> service.Sources:
+    return request.app.state.sources
+
+
+DbDep = Annotated[SessionMaker, Depends(_db)]
+AccessDep = Annotated[SessionAccessClient, Depends(_access)]
+SourcesDep = Annotated[service.Sources, Depends(_sources)]
+OrgIdQuery = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]
+
+
+@router.get("/agreement")
+async def agreement(
+    org_id: OrgIdQuery, caller: CallerDep, db: DbDep,
+    config_id: Annotated[UUID | None, Query(alias="configId")] = None,
+) -> Agreement:
+    return await service.agreement(db, caller, org_id, config_id)
+
+
+@router.get("/{session_id}")
+async def current(
+    session_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, access: AccessDep
+) -> AnalyticsPublic:
+    return await service.current(db, access, caller, org_id, session_id)
+
+
+@router.get("/{session_id}/versions")
+async def versions(
+    session_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, access: AccessDep
+) -> list[AnalyticsPublic]:
+    return await service.versions(db, access, caller, org_id, session_id)
+
+
+@router.post("/{session_id}/rescore", status_code=status.HTTP_201_CREATED)
+async def rescore(
+    session_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, access: AccessDep, sources: SourcesDep,
+    body: RescoreRequest | None = None,
+) -> AnalyticsPublic:
+    return await service.rescore(db, sources, access, caller, org_id, session_id, body.scorer if body else None)
+
+
+@router.get("/{session_id}/reviews")
+async def reviews(
+    session_id: UUID, org_id: OrgIdQuery, caller: CallerDep, db: DbDep, access: AccessDep
+) -> list[ReviewPublic]:
+    return await service.reviews(db, access, caller, org_id, session_id)
+
+
+@router.post("/{session_id}/reviews", status_code=status.HTTP_201_CREATED)
+async def add_review(
+    session_id: UUID, org_id: OrgIdQuery, body: ReviewCreate, caller: CallerDep, db: DbDep, access: AccessDep
+) -> ReviewPublic:
+    return await service.add_review(db, access, caller, org_id, session_id, body)

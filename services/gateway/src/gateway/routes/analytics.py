@@ -1,0 +1,53 @@
+"""Analytics: each session's score against its rubric with evidence and provenance, its versions,
+rescoring, reviews and reviewer agreement (analytics-svc, which asks session-svc who may see them)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query, Request, Response, status
+
+from gateway.routes.common import OrgId, PublicRouter
+from gateway.upstream import forward
+from voice_shared.api.analytics import Agreement, AnalyticsPublic, RescoreRequest, ReviewCreate, ReviewPublic
+
+router = PublicRouter("analytics")
+
+
+@router.get("/analytics/agreement", response_model=Agreement)
+async def agreement(
+    request: Request, org_id: OrgId, config_id: Annotated[UUID | None, Query(alias="configId")] = None,
+) -> Response:
+    """How far reviewers' criterion scores are from the AI's (mean absolute difference on 0-100, per
+    criterion), over the org's reviewed sessions or one config's (org admins)."""
+    return await forward(request, to="analytics-svc")
+
+
+@router.get("/analytics/{session_id}", response_model=AnalyticsPublic)
+async def get_analytics(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+    """The session's current analytics: overall and per-criterion scores with evidence quotes, strengths,
+    weaknesses, key moments, question coverage, how it was made, and its reviews ('view_analytics' access)."""
+    return await forward(request, to="analytics-svc")
+
+
+@router.get("/analytics/{session_id}/versions", response_model=list[AnalyticsPublic])
+async def analytics_versions(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+    """Every version, newest first: each scoring and rescoring, recorded failures included."""
+    return await forward(request, to="analytics-svc")
+
+
+@router.post("/analytics/{session_id}/rescore", response_model=AnalyticsPublic, status_code=status.HTTP_201_CREATED)
+async def rescore(request: Request, session_id: UUID, org_id: OrgId, body: RescoreRequest | None = None) -> Response:
+    """Score the session again, with the config's scorer or another, as a new version (manage access)."""
+    return await forward(request, body, to="analytics-svc")
+
+
+@router.get("/analytics/{session_id}/reviews", response_model=list[ReviewPublic])
+async def reviews(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+    return await forward(request, to="analytics-svc")
+
+
+@router.post("/analytics/{session_id}/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED)
+async def add_review(request: Request, session_id: UUID, org_id: OrgId, body: ReviewCreate) -> Response:
+    """A reviewer's score and note per criterion and a decision (advance, hold, reject); the AI's
+    scores stay beside it. Attributed to the token's subject and timestamped."""
+    return await forward(request, body, to="analytics-svc")
