@@ -72,7 +72,8 @@ def transcript(
     for sequence, (speaker, text, question_id, kind) in enumerate(turns):
         length = 400 * len(text.split())
         segments.append({"sequence": sequence, "speaker": speaker, "text": text, "startMs": clock,
-                         "endMs": clock + length, "questionId": question_id, "followUpIndex": 0 if question_id else None,
+                         "endMs": clock + length, "questionId": question_id,
+                         "followUpIndex": 0 if question_id else None,
                          "kind": kind, "final": True, "role": "interviewer" if speaker == "bot" else "candidate"})
         clock += length + 800
     now = datetime.now(UTC).isoformat()
