@@ -81,6 +81,14 @@ async def test_a_final_transcript_is_scored_once_with_provenance_and_verbatim_qu
     texts = {s["sequence"]: s["text"] for s in t["segments"]}
     assert all(e.quote in texts[e.sequence] for c in a.result.criteria for e in c.evidence)
 
+    # The list (session-svc's read model) has it, with its score, through the gateway.
+    for _ in range(100):
+        listed = (await gateway.get(f"/api/voice/analytics?orgId={org}&scoreMax=100", headers=admin)).json()
+        if listed["total"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [(i["sessionId"], i["overallScore"]) for i in listed["items"]] == [(str(sid), a.result.overall_score)]
+
     # Redelivered, the same event changes nothing: one version.
     (tc,) = await event_log.wait_for(sid, "transcript.completed")
     from voice_shared.contracts import Envelope

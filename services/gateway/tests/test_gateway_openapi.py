@@ -62,6 +62,7 @@ PUBLIC_ROUTES = {
     ("get", "/api/voice/settings"): (None, "200", "OrgSettingsPublic"),
     ("put", "/api/voice/settings"): ("OrgSettingsUpdate", "200", "OrgSettingsPublic"),
     ("delete", "/api/voice/candidates"): (None, "200", "ErasureReceipt"),
+    ("get", "/api/voice/analytics"): (None, "200", "Page_AnalyticsListItem_"),
     ("get", "/api/voice/analytics/agreement"): (None, "200", "Agreement"),
     ("get", "/api/voice/analytics/{session_id}"): (None, "200", "AnalyticsPublic"),
     ("get", "/api/voice/analytics/{session_id}/versions"): (None, "200", "AnalyticsPublic[]"),

@@ -8,6 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from session_svc import api, bot_api, handlers
+from session_svc.analytics import api as analytics_api
+from session_svc.analytics import handlers as analytics_handlers
 from session_svc.credentials import api as credentials_api
 from session_svc.credentials.bootstrap import secret_stores
 from session_svc.erasure import api as erasure_api
@@ -41,6 +43,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     rooms = Rooms(sessions, settings, secrets=room_secrets)
     rooms_handlers.register(broker, settings, rooms)
     transcripts_handlers.register(broker, settings, sessions)
+    analytics_handlers.register(broker, settings, sessions)
     # A candidate's erasure asks transcript-svc to remove its records (tests may put another client).
     transcript_erasure = TranscriptErasure(httpx.AsyncClient(base_url=settings.transcript_svc_url, timeout=30.0))
 
@@ -83,6 +86,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.include_router(rooms_api.router)
     app.include_router(bot_api.router)
     app.include_router(transcripts_api.router)
+    app.include_router(analytics_api.router)
     app.include_router(org_api.router)
     app.include_router(erasure_api.router)
     return app

@@ -70,12 +70,14 @@ def facts(session: VoiceSession, share: ShareLevel | None) -> SessionFacts:
     )
 
 
-def page_after(stmt: Any, model: Any, cursor: str | None, limit: int) -> Any:
-    """Newest first, keyset-paginated on (created_at, id); fetches one extra row to see more."""
+def page_after(stmt: Any, model: Any, cursor: str | None, limit: int, *, keys: tuple[Any, Any] | None = None) -> Any:
+    """Newest first, keyset-paginated on the model's (created_at, id) or on ``keys`` (a time and a
+    unique column); fetches one extra row to see more."""
+    at, key = keys or (model.created_at, model.id)
     if cursor:
-        created_at, id_ = decode_cursor(cursor)
-        stmt = stmt.where(tuple_(model.created_at, model.id) < tuple_(created_at, id_))
-    return stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+        after_at, after_key = decode_cursor(cursor)
+        stmt = stmt.where(tuple_(at, key) < tuple_(after_at, after_key))
+    return stmt.order_by(at.desc(), key.desc()).limit(limit + 1)
 
 
 async def count(tx: AsyncSession, model: Any, *where: Any) -> int:

@@ -1,9 +1,11 @@
 """Voice sessions: create, read, list, update, delete, lifecycle transitions, shares, stats."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, case, func, select
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from session_svc import repository as repo
+from session_svc.analytics import repository as analytics
 from session_svc.deps import require_member
 from session_svc.join.service import JoinLinks
 from session_svc.knowledge.service import link_kbs
@@ -24,6 +27,7 @@ from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (
     Access,
+    ConfigScores,
     SessionCreate,
     SessionPublic,
     SessionUpdate,
@@ -398,7 +402,7 @@ async def stats(db: SessionMaker, principal: Principal, org_id: UUID) -> Stats:
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     completed = col(s.status) == S.completed.value
     where = [repo.live_sessions(), repo.visible_to(principal, org_id)]
-    async with transaction(db, org_id) as tx:
+    async with transaction(db, org_id, snapshot=True) as tx:
         by_status: dict[str, int] = dict((await tx.execute(
             select(col(s.status), func.count()).where(*where).group_by(col(s.status))
         )).all())
@@ -407,9 +411,27 @@ async def stats(db: SessionMaker, principal: Principal, org_id: UUID) -> Stats:
             func.count(case((and_(completed, col(s.ended_at) >= month), 1))),
             func.avg(case((completed, func.extract("epoch", col(s.ended_at) - col(s.active_at))))),
         ).where(*where))).one()
+        # Scores only of the sessions whose analytics the caller may see, not every one they may view.
+        scores = await analytics.scores_by_config(
+            tx, repo.live_sessions(), repo.visible_to(principal, org_id, "view_analytics"))
+    by_config = [_config_scores(row) for row in scores]
+    scored = sum(c.scored for c in by_config)
     return Stats(
         total=sum(by_status.values()),
         by_status={status: by_status.get(status.value, 0) for status in SessionStatus},
         completed_this_week=week_n, completed_this_month=month_n,
         average_duration_seconds=float(avg) if avg is not None else None,
+        average_score=sum(c.average_score * c.scored for c in by_config) / scored if scored else None,
+        by_config=by_config,
+    )
+
+
+def _config_scores(row: Sequence[Any]) -> ConfigScores:
+    """One row of ``analytics.scores_by_config`` as the API gives it."""
+    config_id, scored, average, *counts = row
+    buckets, decisions = counts[:len(analytics.SCORE_BUCKETS)], counts[len(analytics.SCORE_BUCKETS):]
+    return ConfigScores(
+        config_id=config_id, scored=scored, average_score=float(average),
+        score_distribution=dict(zip(analytics.SCORE_BUCKETS, buckets, strict=True)),
+        decisions=dict(zip(analytics.DECISION_COUNTS, decisions, strict=True)),
     )

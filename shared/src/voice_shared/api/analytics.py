@@ -7,6 +7,8 @@ from uuid import UUID
 from pydantic import Field
 
 from voice_shared.api.common import ApiModel, Slug, WriteModel
+from voice_shared.api.sessions import Access
+from voice_shared.contracts import SessionStatus
 
 Scorer = Literal["heuristic", "llm"]
 Decision = Literal["advance", "hold", "reject"]
@@ -162,3 +164,25 @@ class Agreement(ApiModel):
     reviews: int
     mean_absolute_difference: float | None
     criteria: list[CriterionAgreement]
+
+
+DecisionFilter = Literal["advance", "hold", "reject", "none"]  # 'none': no decision yet
+
+
+class AnalyticsListItem(ApiModel):
+    """A session's current analytics in a list, with the session (what session-svc knows of both)."""
+
+    session_id: UUID = Field(description="The session scored.")
+    analytics_id: UUID = Field(description="Its current analytics (the highest version scored).")
+    analytics_version: int = Field(ge=1, description="1 for the first scoring; up by one each rescoring.")
+    overall_score: float = Field(ge=0, le=100, description="Overall score 0-100.")
+    scorer: Scorer = Field(description="How it was scored.")
+    decision: Decision | None = Field(description="The newest decision reviewers made; null while none has.")
+    reviewed_at: datetime | None = Field(description="When it was last reviewed (with a decision or not).")
+    scored_at: datetime = Field(description="When the current analytics were scored.")
+    config_id: UUID = Field(description="The session's interview config.")
+    config_version: int = Field(ge=1, description="The config version the session ran.")
+    candidate_name: str
+    candidate_email: str
+    session_status: SessionStatus = Field(description="The session's status now.")
+    access: Access = Field(description="The caller's access to the session.")

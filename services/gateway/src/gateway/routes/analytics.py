@@ -5,12 +5,43 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Query, Request, Response, status
+from pydantic import AwareDatetime
 
-from gateway.routes.common import OrgId, PublicRouter
+from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
 from gateway.upstream import forward
-from voice_shared.api.analytics import Agreement, AnalyticsPublic, RescoreRequest, ReviewCreate, ReviewPublic
+from voice_shared.api.analytics import (
+    Agreement,
+    AnalyticsListItem,
+    AnalyticsPublic,
+    DecisionFilter,
+    RescoreRequest,
+    ReviewCreate,
+    ReviewPublic,
+    Scorer,
+)
+from voice_shared.api.common import Page
 
 router = PublicRouter("analytics")
+
+
+@router.get("/analytics", response_model=Page[AnalyticsListItem])
+async def list_analytics(
+    request: Request,
+    org_id: OrgId,
+    config_id: Annotated[UUID | None, Query(alias="configId")] = None,
+    score_min: Annotated[float | None, Query(alias="scoreMin", ge=0, le=100)] = None,
+    score_max: Annotated[float | None, Query(alias="scoreMax", ge=0, le=100)] = None,
+    decision: Annotated[DecisionFilter | None, Query(description="'none': no decision yet.")] = None,
+    scorer: Scorer | None = None,
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom", description="Scored at or after.")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(alias="createdTo", description="Scored before.")] = None,
+    candidate: Annotated[str | None, Query(max_length=200, description="In the name or email.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The sessions with current analytics whose analytics the caller may see ('view_analytics' access or
+    more), newest scored first, filtered server-side."""
+    return await forward(request)
 
 
 @router.get("/analytics/agreement", response_model=Agreement)

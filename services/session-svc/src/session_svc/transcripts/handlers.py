@@ -1,17 +1,16 @@
-"""Keeps the newest revision of every session's transcript (forgets a deleted one) and its current analytics."""
+"""Keeps the newest revision of every session's transcript; forgets a deleted one and what was scored from it."""
 
 from faststream.rabbit import RabbitBroker
 
 from session_svc.settings import SessionSettings
 from session_svc.transcripts import service
 from voice_shared.bus import consume, subscription
-from voice_shared.contracts import AnalyticsCompleted, Envelope, TranscriptCompleted, TranscriptDeleted
+from voice_shared.contracts import Envelope, TranscriptCompleted, TranscriptDeleted
 from voice_shared.db import SessionMaker
 
 
 def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) -> None:
     completed, deleted = subscription("session-svc", "transcripts"), subscription("session-svc", "transcripts-deleted")
-    analytics = subscription("session-svc", "analytics")
 
     @consume(broker, settings.bus_namespace, completed, TranscriptCompleted)
     async def on_transcript_completed(event: TranscriptCompleted, env: Envelope) -> None:
@@ -20,7 +19,3 @@ def register(broker: RabbitBroker, settings: SessionSettings, db: SessionMaker) 
     @consume(broker, settings.bus_namespace, deleted, TranscriptDeleted)
     async def on_transcript_deleted(event: TranscriptDeleted, env: Envelope) -> None:
         await service.forget(db, env.org, event, deleted.consumer, env.event_id)
-
-    @consume(broker, settings.bus_namespace, analytics, AnalyticsCompleted)
-    async def on_analytics_completed(event: AnalyticsCompleted, env: Envelope) -> None:
-        await service.record_analytics(db, env.org, event, env.occurred_at, analytics.consumer, env.event_id)

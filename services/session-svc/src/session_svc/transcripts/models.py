@@ -1,4 +1,4 @@
-"""The tables of this sub-package (DDL in migrations/0006 and 0008)."""
+"""The table of this sub-package (DDL in migrations/0006)."""
 
 from datetime import datetime
 from uuid import UUID
@@ -27,16 +27,3 @@ class SessionTranscript(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
-
-class SessionAnalytics(SQLModel, table=True):
-    """The session's current analytics as analytics.completed announced it (the newest wins)."""
-
-    __tablename__ = "voice_session_analytics"
-    __table_args__ = {"schema": SCHEMA}
-
-    session_id: UUID = Field(primary_key=True)
-    org_id: UUID
-    analytics_id: UUID
-    overall_score: float
-    scorer: str
-    scored_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -8,7 +8,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from session_svc.transcripts.models import SessionAnalytics as A
 from session_svc.transcripts.models import SessionTranscript as T
 
 
@@ -27,16 +26,5 @@ async def put_revision(tx: AsyncSession, values: dict[str, Any]) -> bool:
 
 
 async def forget(tx: AsyncSession, session_id: UUID) -> None:
-    """The transcript is gone, and with it what was scored from it."""
     await tx.execute(delete(T).where(col(T.session_id) == session_id))
-    await tx.execute(delete(A).where(col(A.session_id) == session_id))
 
-
-async def put_analytics(tx: AsyncSession, values: dict[str, Any]) -> None:
-    """Keep the newest analytics of the session (by when it was scored)."""
-    stmt = insert(A).values(**values)
-    await tx.execute(stmt.on_conflict_do_update(
-        index_elements=["session_id"],
-        set_={k: stmt.excluded[k] for k in values if k not in ("session_id", "org_id")},
-        where=col(A.scored_at) < stmt.excluded.scored_at,
-    ))

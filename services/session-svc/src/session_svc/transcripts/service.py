@@ -5,22 +5,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, func, select
 from sqlmodel import col
 
 from session_svc import repository as repo
+from session_svc.analytics import repository as analytics
 from session_svc.deps import require_member
 from session_svc.models import VoiceSession, VoiceShare
 from session_svc.permissions import access
 from session_svc.service import SessionFilters, require_session
 from session_svc.settings import SCHEMA
 from session_svc.transcripts import repository
-from session_svc.transcripts.models import SessionAnalytics, SessionTranscript
+from session_svc.transcripts.models import SessionTranscript
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.sessions import ShareLevel
 from voice_shared.api.transcripts import SessionAccess, TranscriptListItem
 from voice_shared.auth import Principal
-from voice_shared.contracts import AnalyticsCompleted, SessionStatus, TranscriptCompleted, TranscriptDeleted
+from voice_shared.contracts import SessionStatus, TranscriptCompleted, TranscriptDeleted
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.outbox import claim_inbox
 
@@ -47,21 +48,11 @@ async def record_revision(
         })
 
 
-async def record_analytics(
-    db: SessionMaker, org_id: UUID, event: AnalyticsCompleted, scored_at: datetime, consumer: str, event_id: UUID
-) -> None:
-    async with transaction(db, org_id) as tx:
-        if await claim_inbox(tx, SCHEMA, consumer, event_id):
-            await repository.put_analytics(tx, {
-                "session_id": event.session_id, "org_id": org_id, "analytics_id": event.analytics_id,
-                "overall_score": event.overall_score, "scorer": event.scorer, "scored_at": scored_at,
-            })
-
-
 async def forget(db: SessionMaker, org_id: UUID, event: TranscriptDeleted, consumer: str, event_id: UUID) -> None:
     async with transaction(db, org_id) as tx:
         if await claim_inbox(tx, SCHEMA, consumer, event_id):
             await repository.forget(tx, event.session_id)
+            await analytics.forget(tx, event.session_id)  # what was scored from it goes with it
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ async def list_transcripts(
     if filters.session_id is not None:
         where.append(col(t.session_id) == filters.session_id)
     if filters.has_analytics is not None:
-        scored = exists().where(col(SessionAnalytics.session_id) == t.session_id)
+        scored = analytics.scored(t.session_id)
         where.append(scored if filters.has_analytics else ~scored)
     joined = (
         select(t, VoiceSession, col(VoiceShare.level))
