@@ -40,9 +40,12 @@ LINES = [
 ]
 
 
-async def interview(gateway, token, publish, segment_event, handled, event_log, org):  # type: ignore[no-untyped-def]
+async def interview(gateway, token, publish, segment_event, handled, event_log, org,  # type: ignore[no-untyped-def]
+                    scoring: dict[str, Any] | None = None, outcome: str = "analytics.completed"):
+    """A session of PLAN whose candidate said LINES, cancelled: its final transcript is scored (``outcome``)."""
     admin = auth(token(org, "org_admin"))
-    r = await gateway.post(f"/api/voice/configs?orgId={org}", json=config_body(**PLAN), headers=admin)
+    body = config_body(**PLAN, **({"scoring": scoring} if scoring else {}))
+    r = await gateway.post(f"/api/voice/configs?orgId={org}", json=body, headers=admin)
     assert r.status_code == 201, r.text
     created = (await gateway.post(f"/api/voice/sessions?orgId={org}", json=session_body(r.json()["id"]),
                                   headers=admin)).json()
@@ -53,7 +56,7 @@ async def interview(gateway, token, publish, segment_event, handled, event_log, 
         await publish(env)
     await handled(TRANSCRIPT_SCHEMA, SEGMENTS, *(e.event_id for e in events))
     assert (await gateway.post(f"/api/voice/sessions/{sid}/cancel?orgId={org}", headers=admin)).status_code == 200
-    (completed,) = await event_log.wait_for(sid, "analytics.completed")
+    (completed,) = await event_log.wait_for(sid, outcome)
     return sid, completed
 
 
@@ -177,3 +180,81 @@ async def test_reviews_agreement_access_and_deletion(  # type: ignore[no-untyped
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the analytics outlived the transcript")
+
+
+class FakeLlm:
+    """An OpenAI-compatible endpoint that fails as ``mode`` says: invalid output, a refusal, or no answer in time."""
+
+    def __init__(self) -> None:
+        self.mode = "invalid"
+        self.requests: list[dict[str, Any]] = []
+        self.release = asyncio.Event()
+
+    async def chat(self, request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
+        body = await request.json()
+        self.requests.append(body)
+        message: dict[str, Any] = {"role": "assistant", "content": "Sure! The candidate scores 87."}
+        if self.mode == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+        elif self.mode == "slow":
+            await self.release.wait()
+        return JSONResponse({"id": "x", "object": "chat.completion", "model": body["model"],
+                             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+
+
+@pytest.fixture
+async def fake_llm() -> Any:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from voice_shared.testing import serving
+
+    fake = FakeLlm()
+    async with serving(Starlette(routes=[Route("/v1/chat/completions", fake.chat, methods=["POST"])])) as url:
+        fake.base_url = f"{url}/v1"  # type: ignore[attr-defined]
+        yield fake
+        fake.release.set()
+
+
+async def test_the_llm_scorers_failures_are_recorded_never_made_up(  # type: ignore[no-untyped-def]
+    gateway, token, publish, segment_event, handled, event_log, fake_llm, analytics_svc_app
+) -> None:
+    org = uuid.uuid4()
+    scoring = {"scorer": "llm", "options": {"model": "fake-scorer", "baseUrl": fake_llm.base_url}}
+    # The org has no OpenAI key yet: the scoring on the transcript is a recorded failure.
+    sid, failed = await interview(gateway, token, publish, segment_event, handled, event_log, org, scoring,
+                                  outcome="analytics.failed")
+    assert failed["payload"]["error"].startswith("credential_missing")
+    admin = auth(token(org, "org_admin"))
+    rescore = f"/api/voice/analytics/{sid}/rescore?orgId={org}"
+    r = await gateway.post(f"/api/voice/credentials?orgId={org}", headers=admin,
+                           json={"service": "openai", "name": "scoring", "secret": "sk-test-0123456789abcdef"})
+    assert r.status_code == 201, r.text
+
+    failures = {}
+    settings = analytics_svc_app.state.sources.settings
+    timeout, settings.llm_timeout_seconds = settings.llm_timeout_seconds, 1.0
+    try:
+        for mode in ("invalid", "refusal", "slow"):
+            fake_llm.mode = mode
+            r = await gateway.post(rescore, json={}, headers=admin)
+            assert r.status_code == 201, r.text
+            failures[mode] = r.json()
+    finally:
+        settings.llm_timeout_seconds = timeout
+        fake_llm.release.set()
+    assert {m: (f["status"], f["error"].split(":")[0], f["result"], f["current"]) for m, f in failures.items()} == {
+        "invalid": ("failed", "invalid_output", None, False), "refusal": ("failed", "refusal", None, False),
+        "slow": ("failed", "timeout", None, False)}
+    assert failures["invalid"]["provenance"]["attempts"] == 2  # one retry, then the failure
+    assert failures["invalid"]["provenance"]["model"] == "fake-scorer" and len(fake_llm.requests) == 4
+    assert fake_llm.requests[0]["response_format"]["type"] == "json_schema"
+    assert (await gateway.get(f"/api/voice/analytics/{sid}?orgId={org}", headers=admin)).status_code == 404
+
+    # Another scorer on request: a scored version, now the current one; every failure is kept.
+    r = await gateway.post(rescore, json={"scorer": "heuristic"}, headers=admin)
+    assert (r.json()["status"], r.json()["current"], r.json()["version"]) == ("scored", True, 5)
+    versions = (await gateway.get(f"/api/voice/analytics/{sid}/versions?orgId={org}", headers=admin)).json()
+    assert [v["status"] for v in versions] == ["scored", "failed", "failed", "failed", "failed"]

@@ -102,9 +102,9 @@ async def warm_bots(stack: LocalStack, tap: BusTap, count: int) -> list[str]:
 
 async def interview(stack: LocalStack, models: tuple[Voice, Ears],
                     started: "asyncio.Future[uuid.UUID] | None" = None, *, persona: str = "strong",
-                    questions: int = len(PLAN), recorded: bool = False) -> SimulationResult:
+                    questions: int = len(PLAN), recorded: bool = False, score_wait: float = 0) -> SimulationResult:
     """A persona (strong) through the plan's first questions (three); ``started`` gets the session id;
-    ``recorded``: the config asks for the bot's audio recording."""
+    ``recorded``: the config asks for the bot's audio recording; ``score_wait``: how long to wait for analytics."""
     org_id, token = dev_organisation(stack.settings)
     voice, ears = models
     config = load_config(EXAMPLE_CONFIG, questions)
@@ -112,7 +112,7 @@ async def interview(stack: LocalStack, models: tuple[Voice, Ears],
         config["providers"] = {**config["providers"], "recording": "audio"}
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, trust_env=False) as client:
         return await simulate(client, org_id, token, config, load_persona(persona),
-                              voice=voice, ears=ears, timeout_seconds=360, score_wait_seconds=0,
+                              voice=voice, ears=ears, timeout_seconds=360, score_wait_seconds=score_wait,
                               on_started=started.set_result if started else None)
 
 
@@ -150,6 +150,25 @@ async def test_strong_candidate_takes_a_three_question_interview(
         # The same bot announces itself idle again after the interview, ready for the next job.
         await tap.wait_for(lambda: [b for b in tap.of("bot.heartbeat", bot_id=bot_id, state="idle")
                                     if b.at > finished[0].at], 15)
+
+
+async def test_the_score_tells_strong_from_weak_and_follows_each_competency(
+    platform: LocalStack, models: tuple[Voice, Ears]
+) -> None:
+    """Scored by the embedded heuristic from what the bot heard: personas that do not know the rubric."""
+    async with tapped(platform) as tap:
+        await warm_bots(platform, tap, 1)
+        runs = {p: await interview(platform, models, persona=p, score_wait=30) for p in ("strong", "weak", "uneven")}
+
+    context = {p: (r.status, r.score, r.criteria) for p, r in runs.items()}
+    strong, weak, uneven = runs["strong"], runs["weak"], runs["uneven"]
+    assert all(r.status == "completed" and r.score is not None and r.scorer == "heuristic" for r in runs.values()), \
+        f"{context}\n{platform.logs()}"
+    assert strong.score is not None and weak.score is not None
+    assert strong.score - weak.score >= 20, context
+    # Strong on databases, weak on operations and communication: the criteria say so.
+    assert uneven.criteria["databases"] >= uneven.criteria["operations"] + 25, context
+    assert uneven.criteria["databases"] >= uneven.criteria["communication"] + 25, context
 
 
 async def test_a_candidate_who_pauses_between_sentences_is_not_talked_over(

@@ -43,12 +43,24 @@ def test_a_persona_file_with_an_unknown_key_is_refused(tmp_path) -> None:  # typ
 
 
 @pytest.mark.parametrize("question", [*BUNDLED_PLAN, *TEST_PLAN, UNKNOWN], ids=lambda q: q.id)
-def test_strong_covers_every_expected_item_at_length(question: Question) -> None:
-    answer = load_persona("strong").answer(question, 0)
+def test_strong_answers_at_length_in_its_own_words(question: Question) -> None:
+    """A candidate does not know the rubric: the answer is the file's, with no expected item added."""
+    persona = load_persona("strong")
+    answer = persona.answer(question, 0)
 
-    assert answer is not None
-    assert coverage(question.follow_up.expected_items, [answer])[1] == []
-    assert word_count(answer) >= 2 * SHORT
+    assert answer is not None and word_count(answer) >= 2 * SHORT
+    assert answer in (persona.answers.get(question.id), persona.default, *(t.answer for t in persona.topics))
+
+
+def test_plain_says_exactly_what_the_file_holds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"name": "mine", "description": "d", "behaviour": "plain",
+                                "answers": {"payments-retry": "Retries reuse the same key."},
+                                "followUp": "That is all I know."}))
+    persona = load_persona(str(path))
+
+    assert persona.answer(UNKNOWN, 0) == "Retries reuse the same key."
+    assert persona.follow_up_answer(UNKNOWN, "What about idempotency keys?", 1) == "That is all I know."
 
 
 def test_strong_answers_a_follow_up_on_the_items_it_names() -> None:

@@ -2,9 +2,11 @@
 
 A persona file (``voice_cli/personas/<name>.json``) holds answers keyed by question id, answers by
 topic (keywords matched against the question's text) and a default, so any config gets an answer.
-The behaviour adds what a file cannot say: the silent one never speaks, the strong one also names
-every point the question expects, the rambling one wanders off, the off-plan one opens each answer
-by trying to talk the interviewer out of its plan.
+The behaviour adds what a file cannot say: the silent one never speaks, the strong one answers a
+follow-up on the points the interviewer names, the rambling one wanders off, the off-plan one opens
+each answer by trying to talk the interviewer out of its plan. A candidate does not know the rubric:
+no behaviour adds the config's expected items to an answer. ``plain``: the candidate says exactly
+what the file holds, nothing added, so an organisation can write its own candidates.
 """
 
 import json
@@ -19,7 +21,7 @@ from pydantic.alias_generators import to_camel
 from voice_shared.api.configs import Question
 from voice_shared.matching import mentions, spoken_list, words
 
-Behaviour = Literal["strong", "weak", "silent", "rambling", "off-plan"]
+Behaviour = Literal["plain", "strong", "weak", "silent", "rambling", "off-plan"]
 
 
 class TopicAnswer(BaseModel):
@@ -61,8 +63,6 @@ class Persona(BaseModel):
         if not self.speaks:
             return None
         text = self.answers.get(question.id) or self._by_topic(question.text) or self.default
-        if self.behaviour == "strong":
-            text = _covering(text, question.follow_up.expected_items)
         return self._framed(text, turn)
 
     def follow_up_answer(self, question: Question | None, heard: str, turn: int) -> str | None:
@@ -98,11 +98,11 @@ def _nth(lines: Sequence[str], turn: int) -> str:
 
 
 def _covering(text: str, items: Sequence[str]) -> str:
-    """``text``, plus a sentence naming the expected items it does not mention yet."""
+    """``text``, plus a sentence on the items the interviewer just named that it does not mention yet."""
     missing = [i for i in items if not mentions(text, i)]
     if not missing:
         return text
-    return f"{text} It also came down to {spoken_list(missing)}, which I planned for from the start."
+    return f"{text} For {spoken_list(missing)} in particular, I made sure we had it covered from the start."
 
 
 # --- the bundled personas ---------------------------------------------------------------------

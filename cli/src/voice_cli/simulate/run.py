@@ -3,7 +3,7 @@
 The organisation's side: create the config and the session, start it, read the candidate's join
 link. The candidate's side: open the join page, consent, offer WebRTC to the session's bot (retrying
 while no bot serves it yet), then talk (``candidate.Candidate``) until the session is over. Then the
-final session, its room, and the score if analytics exist.
+final session, its room, and the scores (overall and per criterion) once analytics exist.
 """
 
 import asyncio
@@ -107,6 +107,8 @@ class SimulationResult:
     room_deleted: bool
     duration_seconds: float | None
     score: float | None
+    criteria: dict[str, float] = field(default_factory=dict)  # criterion id -> 0-100, when analytics exist
+    scorer: str | None = None
     wall_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -134,23 +136,19 @@ class Organisation:
     async def session(self, session_id: UUID) -> dict[str, Any]:
         return dict(await self.call("GET", f"/api/voice/sessions/{session_id}"))
 
-    async def score(self, session_id: UUID, wait_seconds: float) -> float | None:
-        """The overall score once analytics exist; None when they do not (yet)."""
+    async def analytics(self, session_id: UUID, wait_seconds: float) -> dict[str, Any] | None:
+        """The session's current analytics once they exist; None when they do not (yet)."""
         deadline = time.monotonic() + wait_seconds
         while True:
-            response = await self.client.get("/api/voice/analytics", headers=self.headers,
-                                             params={"orgId": str(self.org_id), "sessionId": str(session_id)})
+            response = await self.client.get(f"/api/voice/analytics/{session_id}", headers=self.headers,
+                                             params={"orgId": str(self.org_id)})
             if response.status_code == 200:
-                body = response.json()
-                items = body.get("items", [body]) if isinstance(body, dict) else []
-                scores = [i.get("overallScore") for i in items if isinstance(i, dict)]
-                if scores and isinstance(scores[0], int | float):
-                    return float(scores[0])
-            elif response.status_code == 404 and response.json().get("error", {}).get("message") == "Not Found":
-                return None  # the gateway has no analytics route yet
+                return dict(response.json())
+            if response.status_code != 404:
+                raise GatewayError(response)
             if time.monotonic() >= deadline:
                 return None
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
 
 
 class JoinLink:
@@ -293,7 +291,8 @@ async def simulate(
         await _end(org, session_id, "simulation_timeout")
         final = await org.session(session_id)
     room_deleted = await _room_deleted(org, session_id, room_wait_seconds)
-    score = await org.score(session_id, score_wait_seconds) if final.get("status") == "completed" else None
+    analytics = await org.analytics(session_id, score_wait_seconds) if score_wait_seconds > 0 else None
+    result = (analytics or {}).get("result") or {}
     first = candidate.timings.first_speech_at
     return SimulationResult(
         session_id=session_id, org_id=org_id, config_id=config_id, persona=persona.name,
@@ -303,7 +302,10 @@ async def simulate(
         start_to_answer=join.answered_at[0] - started_at if join.answered_at else None,
         start_to_first_speech=first - started_at if first else None,
         status=final.get("status", "unknown"), status_reason=final.get("statusReason"),
-        room_deleted=room_deleted, duration_seconds=final.get("durationSeconds"), score=score,
+        room_deleted=room_deleted, duration_seconds=final.get("durationSeconds"),
+        score=result.get("overallScore"),
+        criteria={c["criterionId"]: c["score100"] for c in result.get("criteria", [])},
+        scorer=analytics["provenance"]["scorer"] if analytics else None,
         wall_seconds=time.monotonic() - began, extra=notes,
     )
 
@@ -374,7 +376,9 @@ def report(result: SimulationResult) -> str:
         f"Session: {result.status}" + (f" ({result.status_reason})" if result.status_reason else "")
         + (f", {result.duration_seconds:.0f} s active" if result.duration_seconds else ""),
         f"Room deleted: {'yes' if result.room_deleted else 'no'}",
-        "Score: " + (f"{result.score:.0f}/100" if result.score is not None else "not available (no analytics yet)"),
+        "Score: " + (f"{result.score:.0f}/100 ({result.scorer})" if result.score is not None
+                     else "not available (no analytics yet)"),
+        *(f"  {criterion:<40} {score:.0f}" for criterion, score in result.criteria.items()),
         f"Wall time: {result.wall_seconds:.0f} s",
     ]
     return "\n".join(out)
