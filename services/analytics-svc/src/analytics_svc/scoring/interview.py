@@ -19,7 +19,9 @@ _INSTRUCTION = re.compile(
     r"|\b(give|award|assign|score|rate|grade|mark)\b[^.!?]{0,20}\b(me|this candidate|this interview|my answers?)"
     r"\b[^.!?]{0,30}(\b\d{2,3}\b|full marks|top marks|perfect|maximum|highest|five out of five|5/5|100 ?%)"
     r"|\b(system prompt|you are (now )?an? (ai|assistant|language model|grader|scorer|evaluator))\b"
-    r"|\b(as|to) the (ai|model|grader|scorer|evaluator)\b",
+    r"|\b(as|to) the (ai|model|grader|scorer|evaluator)\b"
+    r"|\b(dear|hey|hello|attention|note to( the)?) (ai|model|grader|scorer|evaluator|assessor|reviewer)\b"
+    r"|\bdeserves? (the |a )?(top|highest|full|maximum|perfect) (grade|score|marks|rating)",
     re.IGNORECASE,
 )
 
