@@ -54,6 +54,8 @@ class ServedPlatform(threading.Thread):
             self.error = e
 
     async def _serve(self) -> None:
+        from analytics_svc.app import create_app as create_analytics_svc
+        from analytics_svc.settings import AnalyticsSettings
         from session_svc.app import create_app as create_session_svc
         from session_svc.erasure.transcripts import TranscriptErasure
         from session_svc.settings import SessionSettings
@@ -75,10 +77,18 @@ class ServedPlatform(threading.Thread):
                 httpx.AsyncClient(transport=to_transcripts, base_url="http://transcript-svc") as transcript_upstream,
             ):
                 svc.state.transcript_erasure = TranscriptErasure(transcript_upstream)  # erasures reach it too
-                gateway = create_gateway(GatewaySettings(**self.env),  # type: ignore[arg-type]
-                                         upstreams={"session-svc": upstream, "transcript-svc": transcript_upstream})
-                self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
-                await self.server.serve(sockets=[self.sock])
+                analytics = create_analytics_svc(AnalyticsSettings(**self.env, database_pool_size=4),  # type: ignore[arg-type]
+                                                 session_svc=upstream, transcript_svc=transcript_upstream)
+                to_analytics = httpx.ASGITransport(app=analytics, raise_app_exceptions=False)
+                async with (
+                    analytics.router.lifespan_context(analytics),
+                    httpx.AsyncClient(transport=to_analytics, base_url="http://analytics-svc") as analytics_upstream,
+                ):
+                    gateway = create_gateway(GatewaySettings(**self.env), upstreams={  # type: ignore[arg-type]
+                        "session-svc": upstream, "transcript-svc": transcript_upstream,
+                        "analytics-svc": analytics_upstream})
+                    self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
+                    await self.server.serve(sockets=[self.sock])
 
     def wait_started(self, timeout: float = 30.0) -> None:
         for _ in range(int(timeout / 0.05)):

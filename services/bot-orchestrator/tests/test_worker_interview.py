@@ -159,7 +159,8 @@ async def bot(platform_env: dict[str, str], session_svc_app: Any, topology: None
     restrict_ice_to_loopback()  # the test's own peer too: nothing leaves 127.0.0.1
     settings = BotSettings(**platform_env, bot_id=f"bot-test-{uuid.uuid4().hex[:6]}",  # type: ignore[arg-type]
                            no_show_timeout_seconds=8, rejoin_grace_seconds=3, heartbeat_seconds=1,
-                           shutdown_grace_seconds=1, recording_part_seconds=3)
+                           shutdown_grace_seconds=1, recording_part_seconds=3,
+                           max_rss_mb=0)  # the test process holds the services too: its memory is not a bot's
     await purge_jobs(settings)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=session_svc_app), base_url="http://session-svc")
     worker = BotWorker(settings, models, SessionApi(http, bot_token(settings)))

@@ -44,6 +44,9 @@ async def jobs_waiting(settings: BotSettings, purge: bool = False) -> int:
 
 
 def bot_settings(platform_env: dict[str, str], **changes: Any) -> BotSettings:
+    """An in-process worker's: the test process holds every service in process, so its memory is not a
+    bot's (no memory recycling unless a test asks for it)."""
+    changes = {"max_rss_mb": 0, **changes}
     return BotSettings(**platform_env, bot_id=f"bot-test-{uuid.uuid4().hex[:6]}", **changes)  # type: ignore[arg-type]
 
 

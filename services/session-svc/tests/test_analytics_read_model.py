@@ -369,3 +369,77 @@ async def test_the_transcripts_list_counts_as_scored_only_sessions_with_analytic
 
     assert await transcripts("&hasAnalytics=true") == [scored]
     assert await transcripts("&hasAnalytics=false") == [plain, review_only]
+
+
+async def test_sessions_show_what_analytics_said_to_callers_with_view_analytics_only(  # type: ignore[no-untyped-def]
+    session_svc, token, publish, handled
+) -> None:
+    """GET /sessions/{id}, the sessions list and PATCH carry each session's score and decision (one
+    joined read): to those whose access includes 'view_analytics'; null to the others, and for a session
+    neither scored nor reviewed."""
+    org, other = uuid.uuid4(), uuid.uuid4()
+    admin, creator = auth(token(org, "org_admin")), auth(token(org, "org_user", sub="recruiter-1"))
+    config = await make_config(session_svc, org, admin)
+    scored, review_only, never = [await make_session(session_svc, org, creator, config) for _ in range(3)]
+    for user, level in (("viewer", "view"), ("reader", "view_transcript"), ("analyst", "view_analytics")):
+        r = await session_svc.post(f"/api/voice/sessions/{scored}/shares?orgId={org}", headers=creator,
+                                   json={"userId": user, "level": level})
+        assert r.status_code == 201, r.text
+    await deliver(publish, handled, COMPLETED, completed(org, scored, 40, at=hours(1)),
+                  completed(org, scored, 72.5, version=2, scorer="llm", at=hours(2)))
+    await deliver(publish, handled, REVIEWED, reviewed(org, scored, "advance", at=hours(3)),
+                  reviewed(org, scored, None, at=hours(4)),  # a later review without a decision
+                  reviewed(org, review_only, "hold", at=hours(1)))
+    # Another org's event naming this org's session is in the other org's rows, not on this session.
+    await deliver(publish, handled, COMPLETED, completed(other, never, 99))
+
+    said = {"overallScore": 72.5, "scorer": "llm", "analyticsVersion": 2, "scoredAt": hours(2),
+            "decision": "advance", "decidedAt": hours(3)}
+    held = {"overallScore": None, "scorer": None, "analyticsVersion": None, "scoredAt": None,
+            "decision": "hold", "decidedAt": hours(1)}  # reviewed before its analytics arrived
+
+    def score(session: dict[str, Any]) -> dict[str, Any] | None:
+        got = session["analytics"]
+        return got and {k: datetime.fromisoformat(v) if k.endswith("At") and v else v for k, v in got.items()}
+
+    async def read(sid: str, headers: dict[str, str]) -> dict[str, Any]:
+        r = await session_svc.get(f"/api/voice/sessions/{sid}?orgId={org}", headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def in_list(headers: dict[str, str], query: str = "") -> dict[str, dict[str, Any]]:
+        r = await session_svc.get(f"/api/voice/sessions?orgId={org}{query}", headers=headers)
+        assert r.status_code == 200, r.text
+        if "limit=" not in query:
+            assert r.json()["total"] == len(r.json()["items"])  # one row per session: the join adds none
+        return {s["id"]: s for s in r.json()["items"]}
+
+    for who, headers in (("admin", admin), ("creator", creator), ("analyst", auth(token(org, sub="analyst")))):
+        listed_ = await in_list(headers)
+        assert score(await read(scored, headers)) == said, who
+        assert score(listed_[scored]) == said, who
+        if who != "analyst":  # the analyst has the one session shared
+            assert score(await read(review_only, headers)) == held, who
+            assert (await read(never, headers))["analytics"] is None, who
+            assert (score(listed_[review_only]), listed_[never]["analytics"]) == (held, None), who
+    for who in ("viewer", "reader"):
+        headers = auth(token(org, sub=who))
+        got = await read(scored, headers)
+        assert (got["access"], got["analytics"]) == ({"viewer": "view", "reader": "view_transcript"}[who], None)
+        assert [(s["id"], s["analytics"]) for s in (await in_list(headers)).values()] == [(scored, None)], who
+
+    # The list's filters and paging are as they were.
+    first = await session_svc.get(f"/api/voice/sessions?orgId={org}&limit=2", headers=admin)
+    assert [s["id"] for s in first.json()["items"]] == [never, review_only] and first.json()["total"] == 3
+    rest = await in_list(admin, f"&limit=2&cursor={first.json()['nextCursor']}")
+    assert list(rest) == [scored] and score(rest[scored]) == said
+    assert list(await in_list(admin, f"&candidate=nobody&configId={config}")) == []
+
+    # A manager's PATCH answers with it too; the transcript's deletion takes it away.
+    r = await session_svc.patch(f"/api/voice/sessions/{scored}?orgId={org}", headers=creator,
+                                json={"metadata": {"team": "core"}})
+    assert r.status_code == 200 and score(r.json()) == said, r.text
+    gone = envelope(TranscriptDeleted(session_id=uuid.UUID(scored), reason="deleted"), org_id=org,
+                    session_id=uuid.UUID(scored))
+    await deliver(publish, handled, DELETED, gone)
+    assert (await read(scored, admin))["analytics"] is None

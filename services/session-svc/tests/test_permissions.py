@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from session_svc.permissions import SessionFacts, access
-from voice_shared.api.sessions import ShareLevel, allows
+from voice_shared.api.access import ShareLevel, allows
 from voice_shared.auth import Principal, Role
 
 ORG, OTHER_ORG, WS = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

@@ -11,7 +11,7 @@ import httpx
 import structlog
 from fastapi import Depends, Request
 
-from voice_shared.api.sessions import Access
+from voice_shared.api.access import Access
 from voice_shared.api.transcripts import SessionAccess
 from voice_shared.auth import Principal, PrincipalDep, bearer_token
 from voice_shared.errors import ServiceUnavailable

@@ -18,6 +18,7 @@ from analytics_svc.scoring import heuristic, interview, llm
 from analytics_svc.scoring.meaning import Meaning
 from analytics_svc.scoring.scored import Scored, ScoringFailed
 from analytics_svc.settings import SCHEMA, AnalyticsSettings
+from voice_shared.api.access import Access, allows
 from voice_shared.api.analytics import (
     Agreement,
     AnalyticsPublic,
@@ -28,7 +29,6 @@ from voice_shared.api.analytics import (
     ReviewPublic,
     Scorer,
 )
-from voice_shared.api.sessions import Access, allows
 from voice_shared.contracts import (
     AnalyticsCompleted,
     AnalyticsFailed,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from voice_shared.api.sessions import Access, ShareLevel
+from voice_shared.api.access import Access, ShareLevel
 from voice_shared.auth import Principal
 
 

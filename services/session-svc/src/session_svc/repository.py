@@ -8,10 +8,11 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tu
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from session_svc.analytics.models import SessionAnalytics
 from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
 from session_svc.permissions import SessionFacts
+from voice_shared.api.access import LEVELS, Access, ShareLevel
 from voice_shared.api.common import decode_cursor
-from voice_shared.api.sessions import LEVELS, Access, ShareLevel
 from voice_shared.auth import Principal
 from voice_shared.errors import NotFound
 
@@ -40,14 +41,16 @@ def live_sessions() -> ColumnElement[bool]:
 
 async def get_session_row(
     tx: AsyncSession, session_id: UUID, principal: Principal, *, lock: bool = False
-) -> tuple[VoiceSession, ShareLevel | None]:
-    """The live session and the caller's own share level; NotFound if absent or deleted."""
+) -> tuple[VoiceSession, ShareLevel | None, SessionAnalytics | None]:
+    """The live session, the caller's own share level and what analytics said about the session (if
+    anything); NotFound if absent or deleted."""
     stmt = (
-        select(VoiceSession, col(VoiceShare.level))
+        select(VoiceSession, col(VoiceShare.level), SessionAnalytics)
         .outerjoin(
             VoiceShare,
             and_(col(VoiceShare.session_id) == VoiceSession.id, col(VoiceShare.user_id) == principal.sub),
         )
+        .outerjoin(SessionAnalytics, col(SessionAnalytics.session_id) == VoiceSession.id)
         .where(col(VoiceSession.id) == session_id, live_sessions())
     )
     if lock:
@@ -55,8 +58,8 @@ async def get_session_row(
     row = (await tx.execute(stmt)).first()
     if row is None:
         raise NotFound("No such session.", code="session_not_found")
-    session, level = row
-    return session, ShareLevel(level) if level else None
+    session, level, scores = row
+    return session, ShareLevel(level) if level else None, scores
 
 
 def facts(session: VoiceSession, share: ShareLevel | None) -> SessionFacts:

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from session_svc import repository as repo
 from session_svc.analytics import repository as analytics
+from session_svc.analytics.models import SessionAnalytics
 from session_svc.deps import require_member
 from session_svc.join.service import JoinLinks
 from session_svc.knowledge.service import link_kbs
@@ -23,19 +24,18 @@ from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
 from session_svc.permissions import access, can_create_sessions
 from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
+from voice_shared.api.access import Access, ShareLevel, allows
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (
-    Access,
     ConfigScores,
     SessionCreate,
     SessionPublic,
+    SessionScore,
     SessionUpdate,
     ShareCreate,
-    ShareLevel,
     SharePublic,
     Stats,
-    allows,
 )
 from voice_shared.auth import Principal
 from voice_shared.contracts import (
@@ -53,9 +53,13 @@ from voice_shared.outbox import add_to_outbox, claim_inbox
 S = SessionStatus
 
 
-def public(session: VoiceSession, granted: Access, links: JoinLinks | None = None) -> SessionPublic:
-    """The session as ``granted`` may see it: the join link only for managers."""
+def public(
+    session: VoiceSession, granted: Access, links: JoinLinks | None = None, scores: SessionAnalytics | None = None,
+) -> SessionPublic:
+    """The session as ``granted`` may see it: the join link only for managers, what analytics said
+    about it (``scores``) only with 'view_analytics'."""
     link = links.for_session(session) if links is not None and granted == "manage" else None
+    seen = scores if scores is not None and allows(granted, "view_analytics") else None
     duration = None
     if session.active_at and session.ended_at:
         duration = (session.ended_at - session.active_at).total_seconds()
@@ -71,6 +75,7 @@ def public(session: VoiceSession, granted: Access, links: JoinLinks | None = Non
         ended_at=session.ended_at, duration_seconds=duration, access=granted,
         join_url=link.url if link else None, join_url_expires_at=link.expires_at if link else None,
         consent_at=session.consent_at, consent_text_version=session.consent_text_version,
+        analytics=SessionScore.model_validate(seen) if seen is not None else None,
     )
 
 
@@ -79,15 +84,24 @@ async def require_session(
     *, lock: bool = False,
 ) -> tuple[VoiceSession, Access]:
     """The session if the caller has ``needed``: 404 if they cannot see it, 403 if they can but lack it."""
+    session, granted, _ = await require_session_scores(tx, principal, org_id, session_id, needed, lock=lock)
+    return session, granted
+
+
+async def require_session_scores(
+    tx: AsyncSession, principal: Principal, org_id: UUID, session_id: UUID, needed: Access,
+    *, lock: bool = False,
+) -> tuple[VoiceSession, Access, SessionAnalytics | None]:
+    """``require_session``, with what analytics said about the session (read in the same query)."""
     require_member(principal, org_id)
-    session, share = await repo.get_session_row(tx, session_id, principal, lock=lock)
+    session, share, scores = await repo.get_session_row(tx, session_id, principal, lock=lock)
     granted = access(principal, repo.facts(session, share))
     if granted is None:
         raise NotFound("No such session.", code="session_not_found")
     if not allows(granted, needed):
         raise Forbidden(f"This needs '{needed}' access to the session; you have '{granted}'.",
                         code="insufficient_access")
-    return session, granted
+    return session, granted, scores
 
 
 async def create_session(
@@ -129,9 +143,9 @@ async def get_session(
     db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, links: JoinLinks | None = None
 ) -> SessionPublic:
     async with transaction(db, org_id) as tx:
-        session, granted = await require_session(tx, principal, org_id, session_id, "view")
+        session, granted, scores = await require_session_scores(tx, principal, org_id, session_id, "view")
         room = await current_room(tx, session.id) if granted == "manage" else None
-    return public(session, granted, links).model_copy(update={"room": room_public(room)})
+    return public(session, granted, links, scores).model_copy(update={"room": room_public(room)})
 
 
 @dataclass(frozen=True)
@@ -167,19 +181,23 @@ async def list_sessions(
 ) -> Page[SessionPublic]:
     require_member(principal, org_id)
     where = [repo.live_sessions(), repo.visible_to(principal, org_id), *filters.where()]
-    stmt = select(VoiceSession, col(VoiceShare.level)).outerjoin(
-        VoiceShare, and_(col(VoiceShare.session_id) == VoiceSession.id, col(VoiceShare.user_id) == principal.sub)
-    ).where(*where)
+    stmt = (
+        select(VoiceSession, col(VoiceShare.level), SessionAnalytics)
+        .outerjoin(VoiceShare, and_(col(VoiceShare.session_id) == VoiceSession.id,
+                                    col(VoiceShare.user_id) == principal.sub))
+        .outerjoin(SessionAnalytics, col(SessionAnalytics.session_id) == VoiceSession.id)
+        .where(*where)
+    )
     async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(stmt, VoiceSession, cursor, limit))).all()
         total = await repo.count(tx, VoiceSession, *where)
     more = len(rows) > limit
     rows = rows[:limit]
     items = []
-    for session, level in rows:
+    for session, level, scores in rows:
         granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
         if granted is not None:  # visible_to and access agree; this guards the twin
-            items.append(public(session, granted, links))
+            items.append(public(session, granted, links, scores))
     last = rows[-1][0] if rows else None
     return Page[SessionPublic](
         items=items, total=total,
@@ -193,7 +211,8 @@ async def update_session(
 ) -> SessionPublic:
     changes = body.model_dump(exclude_unset=True)
     async with transaction(db, org_id) as tx:
-        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        session, granted, scores = await require_session_scores(
+            tx, principal, org_id, session_id, "manage", lock=True)
         if "metadata" in changes:
             session.metadata_ = changes.pop("metadata") or {}
         for field, value in changes.items():
@@ -202,7 +221,7 @@ async def update_session(
             setattr(session, field, value)
         session.updated_at = datetime.now(UTC)
         tx.add(session)
-    return public(session, granted, links)
+    return public(session, granted, links, scores)
 
 
 def _transition(
@@ -241,7 +260,8 @@ async def transition(
     if target == S.ready and rooms is not None:
         return await start_session(db, rooms, principal, org_id, session_id, reason, correlation_id, links)
     async with transaction(db, org_id) as tx:
-        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        session, granted, scores = await require_session_scores(
+            tx, principal, org_id, session_id, "manage", lock=True)
         transport = "local"
         if target == S.ready:
             version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
@@ -251,7 +271,7 @@ async def transition(
         tx.add(session)
         await tx.flush()
         await add_to_outbox(tx, SCHEMA, *events)
-    return public(session, granted, links)
+    return public(session, granted, links, scores)
 
 
 async def start_session(
@@ -264,7 +284,8 @@ async def start_session(
     retried start provisions a fresh room (the reserved one is deleted now or by the sweeper).
     """
     async with transaction(db, org_id) as tx:
-        session, granted = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
+        session, granted, scores = await require_session_scores(
+            tx, principal, org_id, session_id, "manage", lock=True)
         check_transition(SessionStatus(session.status), S.ready)
         version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
         if version is None:
@@ -306,7 +327,7 @@ async def start_session(
         await rooms.release_session(org_id, session_id)
         raise Conflict("The session was cancelled or deleted while its room was being provisioned; "
                        "the room has been released.", code="session_moved_on")
-    return public(session, granted, links).model_copy(update={"room": room_public(room)})
+    return public(session, granted, links, scores).model_copy(update={"room": room_public(room)})
 
 
 async def apply_bot_event(

@@ -14,7 +14,7 @@ from transcript_svc.archive import Archive
 from transcript_svc.downloads import DownloadLinks
 from transcript_svc.models import RecordingRow, TranscriptRow
 from transcript_svc.settings import SCHEMA
-from voice_shared.api.sessions import allows
+from voice_shared.api.access import allows
 from voice_shared.api.transcripts import (
     CONTENT_TYPES,
     ROLES,

@@ -6,8 +6,8 @@ from uuid import UUID
 
 from pydantic import Field
 
+from voice_shared.api.access import Access
 from voice_shared.api.common import ApiModel, Slug, WriteModel
-from voice_shared.api.sessions import Access
 from voice_shared.contracts import SessionStatus
 
 Scorer = Literal["heuristic", "llm"]

@@ -1,33 +1,16 @@
 """Voice sessions, their knowledge-base links and shares, and the org's stats."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
 
+from voice_shared.api.access import Access, ShareLevel
+from voice_shared.api.analytics import Decision, Scorer
 from voice_shared.api.common import ApiModel, Email, Metadata, WriteModel
 from voice_shared.api.rooms import RoomPublic
 from voice_shared.contracts import SessionStatus
-
-
-class ShareLevel(StrEnum):
-    """Each level includes the ones before it."""
-
-    view = "view"
-    view_transcript = "view_transcript"
-    view_analytics = "view_analytics"
-
-
-Access = Literal["manage", "view_analytics", "view_transcript", "view"]
-# Each access level includes the ones after it.
-LEVELS: tuple[Access, ...] = ("manage", "view_analytics", "view_transcript", "view")
-
-
-def allows(granted: Access | None, needed: Access) -> bool:
-    """Whether ``granted`` (None: no access) includes ``needed``."""
-    return granted is not None and LEVELS.index(granted) <= LEVELS.index(needed)
 
 
 class SessionCreate(WriteModel):
@@ -54,6 +37,22 @@ class SessionTransition(WriteModel):
     """Body of start, end and cancel (all optional)."""
 
     reason: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SessionScore(ApiModel):
+    """What analytics said about a session: its current analytics and its reviewers' decision.
+
+    A review may be taken in before the analytics it reviews, so either half may be null."""
+
+    # The literals are quoted: analytics.py imports Access from this module (see the end of it).
+    overall_score: float | None = Field(ge=0, le=100, description="The current analytics' overall score 0-100.")
+    scorer: Scorer | None = Field(description="How the current analytics were scored.")
+    analytics_version: int | None = Field(ge=1, description="1 for the first scoring; up by one each rescoring.")
+    scored_at: datetime | None = Field(description="When the current analytics were scored.")
+    decision: Decision | None = Field(
+        description="The newest decision reviewers made; null while none has.",
+    )
+    decided_at: datetime | None = Field(description="When that decision was made.")
 
 
 class SessionPublic(ApiModel):
@@ -94,6 +93,11 @@ class SessionPublic(ApiModel):
         default=None,
         description="The live room, for callers who manage the session, on single-session reads "
                     "only (never in lists).",
+    )
+    analytics: SessionScore | None = Field(
+        default=None,
+        description="What analytics said about it (score and reviewers' decision), for callers with "
+                    "'view_analytics' access; null for others, and while it is neither scored nor reviewed.",
     )
 
 

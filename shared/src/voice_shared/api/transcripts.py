@@ -10,8 +10,8 @@ from uuid import UUID
 
 from pydantic import Field
 
+from voice_shared.api.access import Access
 from voice_shared.api.common import ApiModel
-from voice_shared.api.sessions import Access
 from voice_shared.contracts import SessionStatus
 
 

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocketState
 
 from gateway.live import END, LiveHub, Viewer
 from gateway.upstream import CORRELATION_HEADER, Upstream, UpstreamUnavailable, client_of, send
-from voice_shared.api.sessions import allows
+from voice_shared.api.access import allows
 from voice_shared.api.transcripts import SessionAccess, SessionSegments
 from voice_shared.auth import TokenVerifier
 from voice_shared.contracts import SessionStatus

@@ -16,9 +16,9 @@ from session_svc.models import VoiceSession, VoiceShare
 from session_svc.permissions import access
 from session_svc.service import SessionFilters
 from session_svc.settings import SCHEMA
+from voice_shared.api.access import ShareLevel, allows
 from voice_shared.api.analytics import AnalyticsListItem, DecisionFilter, Scorer
 from voice_shared.api.common import Page, encode_cursor
-from voice_shared.api.sessions import ShareLevel, allows
 from voice_shared.auth import Principal
 from voice_shared.contracts import AnalyticsCompleted, AnalyticsReviewed
 from voice_shared.db import SessionMaker, transaction

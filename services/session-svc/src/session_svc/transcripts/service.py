@@ -17,8 +17,8 @@ from session_svc.service import SessionFilters, require_session
 from session_svc.settings import SCHEMA
 from session_svc.transcripts import repository
 from session_svc.transcripts.models import SessionTranscript
+from voice_shared.api.access import ShareLevel
 from voice_shared.api.common import Page, encode_cursor
-from voice_shared.api.sessions import ShareLevel
 from voice_shared.api.transcripts import SessionAccess, TranscriptListItem
 from voice_shared.auth import Principal
 from voice_shared.contracts import SessionStatus, TranscriptCompleted, TranscriptDeleted
