@@ -30,6 +30,16 @@ PAIRS: list[tuple[str, str, bool]] = [
     ("inventory", "We count the stock in the warehouse every month.", True),
     ("budget", "We had to keep the total cost under fifty thousand euros.", True),
     ("forecast", "I estimated next quarter's sales from the last two years of data.", True),
+    # short answers
+    ("encryption", "We encrypted everything.", True),
+    ("rollback", "We reverted the release.", True),
+    ("empathy", "I showed him I cared.", True),
+    ("inventory", "I counted the stock weekly.", True),
+    ("monitoring", "We set up alerts and dashboards.", True),
+    ("root cause", "There was an outage once.", False),
+    ("per client", "Maybe count the requests somehow.", False),
+    ("empathy", "I told him to calm down.", False),
+    ("role", "Mostly tickets.", False),
     # negatives: the same items, sentences about something else
     ("load test", "I was the technical lead and mentored two engineers.", False),
     ("load test", "We used Python and Postgres for the backend.", False),

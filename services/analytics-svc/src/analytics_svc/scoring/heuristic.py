@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analytics_svc.scoring.interview import Answer, Interview, Sentence
-from analytics_svc.scoring.meaning import MEANING_Z, Meaning, sounds_like
+from analytics_svc.scoring.meaning import Meaning, covers_by_meaning, sounds_like
 from analytics_svc.scoring.scored import Scored
 from voice_shared.api.analytics import (
     AnalyticsResult,
@@ -139,7 +139,7 @@ def _coverage(
             match = ItemMatch(item=item, matched_by="words", sequence=said.sequence, quote=said.text)
         elif heard is not None:
             match = ItemMatch(item=item, matched_by="sound", sequence=heard.sequence, quote=heard.text)
-        elif z[best, i] >= MEANING_Z:
+        elif covers_by_meaning(float(z[best, i]), sentences[best].text):
             meant = sentences[best]
             match = ItemMatch(item=item, matched_by="meaning", sequence=meant.sequence, quote=meant.text,
                               similarity=round(float(z[best, i]), 2))
