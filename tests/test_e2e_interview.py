@@ -161,6 +161,7 @@ async def test_the_score_tells_strong_from_weak_and_follows_each_competency(
         runs = {p: await interview(platform, models, persona=p, score_wait=30) for p in ("strong", "weak", "uneven")}
 
     context = {p: (r.status, r.score, r.criteria) for p, r in runs.items()}
+    print(f"scores: {context}")
     strong, weak, uneven = runs["strong"], runs["weak"], runs["uneven"]
     assert all(r.status == "completed" and r.score is not None and r.scorer == "heuristic" for r in runs.values()), \
         f"{context}\n{platform.logs()}"
