@@ -126,28 +126,25 @@ def _judge(answer: Answer, balance: float, meaning: Meaning) -> Judged:
 def _coverage(
     items: Sequence[str], sentences: Sequence[Sentence], meaning: Meaning
 ) -> tuple[list[ItemMatch], list[str]]:
-    """Each item by words, else by sound, else by meaning, with the sentence that covers it."""
-    z = meaning.z_scores(items, [s.text for s in sentences])
+    """Each item by words, else by sound, else by meaning, with the sentence that covers it. The
+    embedding model runs only for the items words and sound left uncovered."""
     whole = " ".join(s.text for s in sentences)
-    covered, missing = [], []
-    for i, item in enumerate(items):
-        match = None
-        heard = next((s for s in sentences if sounds_like(s.text, item)), None)
-        best = int(z[:, i].argmax())
+    found: dict[str, ItemMatch] = {}
+    for item in items:
         if mentions(whole, item):
             said = next((s for s in sentences if mentions(s.text, item)), sentences[0])
-            match = ItemMatch(item=item, matched_by="words", sequence=said.sequence, quote=said.text)
-        elif heard is not None:
-            match = ItemMatch(item=item, matched_by="sound", sequence=heard.sequence, quote=heard.text)
-        elif covers_by_meaning(float(z[best, i]), sentences[best].text):
+            found[item] = ItemMatch(item=item, matched_by="words", sequence=said.sequence, quote=said.text)
+        elif (heard := next((s for s in sentences if sounds_like(s.text, item)), None)) is not None:
+            found[item] = ItemMatch(item=item, matched_by="sound", sequence=heard.sequence, quote=heard.text)
+    left = [item for item in items if item not in found]
+    z = meaning.z_scores(left, [s.text for s in sentences])
+    for i, item in enumerate(left):
+        best = int(z[:, i].argmax())
+        if covers_by_meaning(float(z[best, i]), sentences[best].text):
             meant = sentences[best]
-            match = ItemMatch(item=item, matched_by="meaning", sequence=meant.sequence, quote=meant.text,
-                              similarity=round(float(z[best, i]), 2))
-        if match:
-            covered.append(match)
-        else:
-            missing.append(item)
-    return covered, missing
+            found[item] = ItemMatch(item=item, matched_by="meaning", sequence=meant.sequence, quote=meant.text,
+                                    similarity=round(float(z[best, i]), 2))
+    return [found[i] for i in items if i in found], [i for i in items if i not in found]
 
 
 def _key(text: str) -> str:

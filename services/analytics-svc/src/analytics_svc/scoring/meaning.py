@@ -23,6 +23,7 @@ from voice_shared.matching import content_stems, stem, word_count, words
 # fields (test_scoring_heuristic.py prints their precision and recall).
 MEANING_Z = 1.5
 SHORT_SENTENCE_WORDS = 8
+ITEM_CACHE_SIZE = 10_000
 SHORT_SENTENCE_Z = 2.5
 
 
@@ -89,6 +90,7 @@ class Meaning:
         self._model: object | None = None
         self._background_sentences: np.ndarray | None = None
         self._background_items: np.ndarray | None = None
+        self._item_cache: dict[str, np.ndarray] = {}
 
     def _ready(self) -> tuple[object, np.ndarray, np.ndarray]:
         with self._lock:
@@ -111,7 +113,7 @@ class Meaning:
             return np.zeros((len(sentences), len(items)))
         model, bg_sentences, bg_items = self._ready()
         with self._lock:  # the model's state is not safe to share between threads
-            item_vectors = np.asarray(model.query(list(items)))  # type: ignore[attr-defined]
+            item_vectors = self._items(model, items)
             sentence_vectors = np.asarray(model.passage(list(sentences)))  # type: ignore[attr-defined]
         sim = sentence_vectors @ item_vectors.T
         by_item = bg_sentences @ item_vectors.T  # (background sentences × items)
@@ -120,6 +122,15 @@ class Meaning:
         z_sentence = (sim - by_sentence.mean(1, keepdims=True)) / by_sentence.std(1, keepdims=True)
         z: np.ndarray = (z_item + z_sentence) / 2
         return z
+
+    def _items(self, model: object, items: Sequence[str]) -> np.ndarray:
+        """The items' vectors; a config's items come back in every one of its interviews, so they are kept."""
+        new = list(dict.fromkeys(i for i in items if i not in self._item_cache))
+        if new:
+            if len(self._item_cache) + len(new) > ITEM_CACHE_SIZE:
+                self._item_cache.clear()
+            self._item_cache.update(zip(new, np.asarray(model.query(new)), strict=True))  # type: ignore[attr-defined]
+        return np.stack([self._item_cache[i] for i in items])
 
     def closest(self, texts: Sequence[str], candidates: Sequence[str]) -> list[int]:
         """For each text, the index of the candidate nearest in meaning. Blocking (run in a thread)."""
