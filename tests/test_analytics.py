@@ -258,3 +258,54 @@ async def test_the_llm_scorers_failures_are_recorded_never_made_up(  # type: ign
     assert (r.json()["status"], r.json()["current"], r.json()["version"]) == ("scored", True, 5)
     versions = (await gateway.get(f"/api/voice/analytics/{sid}/versions?orgId={org}", headers=admin)).json()
     assert [v["status"] for v in versions] == ["scored", "failed", "failed", "failed", "failed"]
+
+
+async def test_a_rescore_while_transcript_svc_is_down_is_a_503(  # type: ignore[no-untyped-def]
+    gateway, token, publish, segment_event, handled, event_log, analytics_svc_app
+) -> None:
+    import dataclasses
+
+    import httpx
+
+    from voice_shared.internal_api import TranscriptApi
+
+    org = uuid.uuid4()
+    sid, _ = await interview(gateway, token, publish, segment_event, handled, event_log, org)
+    admin = auth(token(org, "org_admin"))
+    sources = analytics_svc_app.state.sources
+    async with httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1) as down:
+        analytics_svc_app.state.sources = dataclasses.replace(sources, transcripts=TranscriptApi(down, lambda: "-"))
+        try:
+            r = await gateway.post(f"/api/voice/analytics/{sid}/rescore?orgId={org}", json={}, headers=admin)
+        finally:
+            analytics_svc_app.state.sources = sources
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "dependency_unavailable"), r.text
+    versions = (await gateway.get(f"/api/voice/analytics/{sid}/versions?orgId={org}", headers=admin)).json()
+    assert [v["version"] for v in versions] == [1]  # nothing half-made
+
+
+async def test_share_levels_decide_who_reads_reviews_and_rescores(  # type: ignore[no-untyped-def]
+    gateway, token, publish, segment_event, handled, event_log
+) -> None:
+    org = uuid.uuid4()
+    sid, _ = await interview(gateway, token, publish, segment_event, handled, event_log, org)
+    admin = auth(token(org, "org_admin"))
+    for user, level in (("analyst", "view_analytics"), ("reader", "view_transcript")):
+        r = await gateway.post(f"/api/voice/sessions/{sid}/shares?orgId={org}", headers=admin,
+                               json={"userId": user, "level": level})
+        assert r.status_code == 201, r.text
+    analyst, reader = auth(token(org, sub="analyst")), auth(token(org, sub="reader"))
+    base = f"/api/voice/analytics/{sid}"
+    review = {"criteria": [{"criterionId": "operations", "score": 10}], "decision": "hold"}
+
+    assert (await gateway.get(f"{base}?orgId={org}", headers=analyst)).status_code == 200
+    r = await gateway.post(f"{base}/reviews?orgId={org}", headers=analyst, json=review)
+    assert r.status_code == 201 and r.json()["reviewer"] == "analyst"
+    r = await gateway.post(f"{base}/rescore?orgId={org}", headers=analyst, json={})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "insufficient_access")
+
+    for method, path, body in (("GET", "", None), ("GET", "/versions", None), ("POST", "/reviews", review)):
+        r = await gateway.request(method, f"{base}{path}?orgId={org}", headers=reader, json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "insufficient_access"), (path, r.text)
+    listed = (await gateway.get(f"/api/voice/analytics?orgId={org}", headers=reader)).json()
+    assert listed["total"] == 0  # the list shows only what the caller may read

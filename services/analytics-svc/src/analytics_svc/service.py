@@ -38,8 +38,8 @@ from voice_shared.contracts import (
     envelope,
 )
 from voice_shared.db import SessionMaker, transaction
-from voice_shared.errors import Forbidden, NotFound, ValidationFailed
-from voice_shared.internal_api import SessionApi, TranscriptApi
+from voice_shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from voice_shared.internal_api import ServiceApiError, SessionApi, TranscriptApi
 from voice_shared.outbox import add_to_outbox, claim_inbox
 from voice_shared.session_access import Caller, SessionAccessClient
 
@@ -57,6 +57,10 @@ class Sources:
     llm_http: httpx.AsyncClient
     meaning: Meaning
     settings: AnalyticsSettings
+
+
+class SourcesUnavailable(ServiceUnavailable):
+    code = "dependency_unavailable"
 
 
 class NothingToScore(Exception):
@@ -107,6 +111,9 @@ async def rescore(
         row = await _score(sources, org_id, session_id, scorer, "rescore", caller.principal.sub)
     except NothingToScore as e:
         raise NotFound("The session has no final transcript to score yet.", code="transcript_not_found") from e
+    except ServiceApiError as e:
+        raise SourcesUnavailable(f"Scoring reads the session's plan and transcript, and {e}; try again "
+                                 "shortly.") from e
     async with transaction(db, org_id) as tx:
         await repository.lock_session(tx, session_id)
         if await repository.is_erased(tx, session_id):
