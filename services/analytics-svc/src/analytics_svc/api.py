@@ -7,14 +7,10 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from analytics_svc import service
 from voice_shared.api.analytics import Agreement, AnalyticsPublic, RescoreRequest, ReviewCreate, ReviewPublic
-from voice_shared.db import SessionMaker
+from voice_shared.deps import DbDep, OrgIdQuery
 from voice_shared.session_access import CallerDep, SessionAccessClient
 
 router = APIRouter(prefix="/api/voice/analytics", tags=["analytics"])
-
-
-async def _db(request: Request) -> SessionMaker:
-    return request.app.state.sessions
 
 
 async def _access(request: Request) -> SessionAccessClient:
@@ -25,10 +21,8 @@ async def _sources(request: Request) -> service.Sources:
     return request.app.state.sources
 
 
-DbDep = Annotated[SessionMaker, Depends(_db)]
 AccessDep = Annotated[SessionAccessClient, Depends(_access)]
 SourcesDep = Annotated[service.Sources, Depends(_sources)]
-OrgIdQuery = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]
 
 
 @router.get("/agreement")

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from session_svc import configs, service
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
 from session_svc.join.api import JoinLinksDep
 from session_svc.join.service import JoinLinks
 from voice_shared.api.common import Page
@@ -21,12 +20,12 @@ from voice_shared.api.sessions import (
     SharePublic,
     Stats,
 )
+from voice_shared.auth import PrincipalDep
 from voice_shared.contracts import SessionStatus
+from voice_shared.deps import Cursor, DbDep, Limit, OrgIdQuery, RelayDep
 
 router = APIRouter(prefix="/api/voice")
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
 Transition = Annotated[SessionTransition | None, Body()]
 
 

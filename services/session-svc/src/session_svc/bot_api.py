@@ -5,14 +5,14 @@ from uuid import UUID
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep
 from session_svc.knowledge.service import enabled_kb_ids
 from session_svc.models import VoiceConfigVersion, VoiceSession
 from voice_shared.api.bot import SessionPlan
 from voice_shared.api.configs import InterviewDefinition
-from voice_shared.auth import Principal, require_service
+from voice_shared.auth import Principal, PrincipalDep, require_service
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
+from voice_shared.deps import DbDep, OrgIdQuery
 from voice_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/internal/sessions", tags=["bot"])

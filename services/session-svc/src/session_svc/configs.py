@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member
 from session_svc.models import VoiceConfig, VoiceConfigVersion
+from session_svc.permissions import require_admin, require_member
 from session_svc.settings import SCHEMA
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.configs import (

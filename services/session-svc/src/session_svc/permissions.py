@@ -5,6 +5,7 @@ from uuid import UUID
 
 from voice_shared.api.access import Access, ShareLevel
 from voice_shared.auth import Principal
+from voice_shared.errors import Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,15 @@ def can_manage_org_resources(principal: Principal, org_id: UUID) -> bool:
 
 def can_read_org_resources(principal: Principal, org_id: UUID) -> bool:
     return principal.is_member(org_id)
+
+
+def require_member(principal: Principal, org_id: UUID) -> None:
+    """Non-members get 404: an org they do not belong to does not exist for them."""
+    if not principal.is_member(org_id):
+        raise NotFound("No such resource in this organisation.", code="not_found")
+
+
+def require_admin(principal: Principal, org_id: UUID) -> None:
+    require_member(principal, org_id)
+    if not principal.is_org_admin(org_id):
+        raise Forbidden("Only org admins and owners may do this.", code="admin_required")

@@ -16,12 +16,11 @@ from sqlmodel import col
 from session_svc import repository as repo
 from session_svc.analytics import repository as analytics
 from session_svc.analytics.models import SessionAnalytics
-from session_svc.deps import require_member
 from session_svc.join.service import JoinLinks
 from session_svc.knowledge.service import link_kbs
 from session_svc.lifecycle import TERMINAL, check_transition
 from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
-from session_svc.permissions import access, can_create_sessions
+from session_svc.permissions import access, can_create_sessions, require_member
 from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
 from voice_shared.api.access import Access, ShareLevel, allows

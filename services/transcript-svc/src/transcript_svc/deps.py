@@ -1,19 +1,13 @@
 """FastAPI dependencies of transcript-svc's API."""
 
 from typing import Annotated
-from uuid import UUID
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from transcript_svc.archive import Archive
 from transcript_svc.downloads import DownloadLinks
 from transcript_svc.settings import TranscriptSettings
-from voice_shared.db import SessionMaker
 from voice_shared.session_access import SessionAccessClient
-
-
-async def get_sessions(request: Request) -> SessionMaker:
-    return request.app.state.sessions
 
 
 async def get_archive(request: Request) -> Archive:
@@ -32,9 +26,7 @@ async def get_settings(request: Request) -> TranscriptSettings:
     return request.app.state.settings
 
 
-DbDep = Annotated[SessionMaker, Depends(get_sessions)]
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 SessionAccessDep = Annotated[SessionAccessClient, Depends(get_session_access)]
 DownloadLinksDep = Annotated[DownloadLinks, Depends(get_download_links)]
 SettingsDep = Annotated[TranscriptSettings, Depends(get_settings)]
-OrgIdQuery = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]

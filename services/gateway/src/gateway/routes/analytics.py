@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
+from gateway.routes.common import PublicRouter
 from gateway.upstream import forward
 from voice_shared.api.analytics import (
     Agreement,
@@ -20,6 +20,7 @@ from voice_shared.api.analytics import (
     Scorer,
 )
 from voice_shared.api.common import Page
+from voice_shared.deps import Cursor, Limit, OrgIdQuery
 
 router = PublicRouter("analytics")
 
@@ -27,7 +28,7 @@ router = PublicRouter("analytics")
 @router.get("/analytics", response_model=Page[AnalyticsListItem])
 async def list_analytics(
     request: Request,
-    org_id: OrgId,
+    org_id: OrgIdQuery,
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
     score_min: Annotated[float | None, Query(alias="scoreMin", ge=0, le=100)] = None,
     score_max: Annotated[float | None, Query(alias="scoreMax", ge=0, le=100)] = None,
@@ -46,7 +47,7 @@ async def list_analytics(
 
 @router.get("/analytics/agreement", response_model=Agreement)
 async def agreement(
-    request: Request, org_id: OrgId, config_id: Annotated[UUID | None, Query(alias="configId")] = None,
+    request: Request, org_id: OrgIdQuery, config_id: Annotated[UUID | None, Query(alias="configId")] = None,
 ) -> Response:
     """How far reviewers' criterion scores are from the AI's (mean absolute difference on 0-100, per
     criterion), over the org's reviewed sessions or one config's (org admins)."""
@@ -54,31 +55,33 @@ async def agreement(
 
 
 @router.get("/analytics/{session_id}", response_model=AnalyticsPublic)
-async def get_analytics(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def get_analytics(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     """The session's current analytics: overall and per-criterion scores with evidence quotes, strengths,
     weaknesses, key moments, question coverage, how it was made, and its reviews ('view_analytics' access)."""
     return await forward(request, to="analytics-svc")
 
 
 @router.get("/analytics/{session_id}/versions", response_model=list[AnalyticsPublic])
-async def analytics_versions(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def analytics_versions(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     """Every version, newest first: each scoring and rescoring, recorded failures included."""
     return await forward(request, to="analytics-svc")
 
 
 @router.post("/analytics/{session_id}/rescore", response_model=AnalyticsPublic, status_code=status.HTTP_201_CREATED)
-async def rescore(request: Request, session_id: UUID, org_id: OrgId, body: RescoreRequest | None = None) -> Response:
+async def rescore(
+    request: Request, session_id: UUID, org_id: OrgIdQuery, body: RescoreRequest | None = None
+) -> Response:
     """Score the session again, with the config's scorer or another, as a new version (manage access)."""
     return await forward(request, body, to="analytics-svc")
 
 
 @router.get("/analytics/{session_id}/reviews", response_model=list[ReviewPublic])
-async def reviews(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def reviews(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     return await forward(request, to="analytics-svc")
 
 
 @router.post("/analytics/{session_id}/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED)
-async def add_review(request: Request, session_id: UUID, org_id: OrgId, body: ReviewCreate) -> Response:
+async def add_review(request: Request, session_id: UUID, org_id: OrgIdQuery, body: ReviewCreate) -> Response:
     """A reviewer's score and note per criterion and a decision (advance, hold, reject); the AI's
     scores stay beside it. Attributed to the token's subject and timestamped."""
     return await forward(request, body, to="analytics-svc")

@@ -1,10 +1,9 @@
 """What every public route shares: the /api/voice prefix, bearer auth, parameters and error shape."""
 
 from collections.abc import Callable
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Security
+from fastapi import APIRouter, Depends, Security
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -14,9 +13,6 @@ from voice_shared.auth import authenticate
 bearer = HTTPBearer(auto_error=False, description="A JWT from the identity provider "
                                                   "(in development: `voice token`).")
 
-OrgId = Annotated[UUID, Query(alias="orgId", description="The organisation acted in.")]
-Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
-Cursor = Annotated[str | None, Query(max_length=200, description="`nextCursor` of the previous page.")]
 
 
 class ErrorDetail(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import Query, Request, Response, status
 
-from gateway.routes.common import Cursor, ErrorResponse, Limit, OrgId, PublicRouter
+from gateway.routes.common import ErrorResponse, PublicRouter
 from gateway.upstream import forward
 from voice_shared.api.common import Page
 from voice_shared.api.credentials import (
@@ -18,6 +18,7 @@ from voice_shared.api.credentials import (
     CredentialUpdate,
     ValidationResult,
 )
+from voice_shared.deps import Cursor, Limit, OrgIdQuery
 
 router = PublicRouter("credentials")
 
@@ -36,14 +37,14 @@ CREATE_CONFLICT: Responses = {409: {
 
 @router.post("/credentials", status_code=status.HTTP_201_CREATED, response_model=CredentialPublic,
              responses=CREATE_CONFLICT)
-async def create_credential(request: Request, org_id: OrgId, body: CredentialCreate) -> Response:
+async def create_credential(request: Request, org_id: OrgIdQuery, body: CredentialCreate) -> Response:
     """Add a provider key for the organisation (org admins and owners)."""
     return await forward(request, body)
 
 
 @router.get("/credentials", response_model=Page[CredentialPublic])
 async def list_credentials(
-    request: Request, org_id: OrgId, service: ServiceFilter = None, active: ActiveFilter = None,
+    request: Request, org_id: OrgIdQuery, service: ServiceFilter = None, active: ActiveFilter = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Response:
     """The organisation's credentials, newest first (never their secrets)."""
@@ -51,26 +52,28 @@ async def list_credentials(
 
 
 @router.get("/credentials/{credential_id}", response_model=CredentialPublic)
-async def get_credential(request: Request, credential_id: UUID, org_id: OrgId) -> Response:
+async def get_credential(request: Request, credential_id: UUID, org_id: OrgIdQuery) -> Response:
     """One credential."""
     return await forward(request)
 
 
 @router.patch("/credentials/{credential_id}", response_model=CredentialPublic)
-async def update_credential(request: Request, credential_id: UUID, org_id: OrgId, body: CredentialUpdate) -> Response:
+async def update_credential(
+    request: Request, credential_id: UUID, org_id: OrgIdQuery, body: CredentialUpdate
+) -> Response:
     """Rename, replace the secret, change metadata, or (de)activate; activating replaces the
     active credential of the same service."""
     return await forward(request, body)
 
 
 @router.delete("/credentials/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_credential(request: Request, credential_id: UUID, org_id: OrgId) -> Response:
+async def delete_credential(request: Request, credential_id: UUID, org_id: OrgIdQuery) -> Response:
     """Delete a credential and its stored secret."""
     return await forward(request)
 
 
 @router.post("/credentials/{credential_id}/validate", response_model=ValidationResult)
-async def validate_credential(request: Request, credential_id: UUID, org_id: OrgId) -> Response:
+async def validate_credential(request: Request, credential_id: UUID, org_id: OrgIdQuery) -> Response:
     """Call the provider with the key and record what it said."""
     return await forward(request)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import Body, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from gateway.routes.common import Cursor, Limit, OrgId, PublicRouter
+from gateway.routes.common import PublicRouter
 from gateway.upstream import forward
 from voice_shared.api.common import Page
 from voice_shared.api.sessions import (
@@ -19,6 +19,7 @@ from voice_shared.api.sessions import (
     Stats,
 )
 from voice_shared.contracts import SessionStatus
+from voice_shared.deps import Cursor, Limit, OrgIdQuery
 
 router = PublicRouter("sessions")
 
@@ -26,7 +27,7 @@ Transition = Annotated[SessionTransition | None, Body()]
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionPublic)
-async def create_session(request: Request, org_id: OrgId, body: SessionCreate) -> Response:
+async def create_session(request: Request, org_id: OrgIdQuery, body: SessionCreate) -> Response:
     """Create a pending session for a candidate on an active config."""
     return await forward(request, body)
 
@@ -34,7 +35,7 @@ async def create_session(request: Request, org_id: OrgId, body: SessionCreate) -
 @router.get("/sessions", response_model=Page[SessionPublic])
 async def list_sessions(
     request: Request,
-    org_id: OrgId,
+    org_id: OrgIdQuery,
     status_: Annotated[SessionStatus | None, Query(alias="status")] = None,
     workspace_id: Annotated[UUID | None, Query(alias="workspaceId")] = None,
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
@@ -51,61 +52,61 @@ async def list_sessions(
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-async def get_session(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def get_session(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     """One session."""
     return await forward(request)
 
 
 @router.patch("/sessions/{session_id}", response_model=SessionPublic)
-async def update_session(request: Request, session_id: UUID, org_id: OrgId, body: SessionUpdate) -> Response:
+async def update_session(request: Request, session_id: UUID, org_id: OrgIdQuery, body: SessionUpdate) -> Response:
     """Change the candidate, metadata, assignee or workspace sharing."""
     return await forward(request, body)
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_session(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def delete_session(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     """Soft-delete a session (cancelling it first if it is still running)."""
     return await forward(request)
 
 
 @router.post("/sessions/{session_id}/start", response_model=SessionPublic)
-async def start_session(request: Request, session_id: UUID, org_id: OrgId, body: Transition = None) -> Response:
+async def start_session(request: Request, session_id: UUID, org_id: OrgIdQuery, body: Transition = None) -> Response:
     """Provision the room and issue the candidate link: pending -> ready."""
     return await forward(request, body)
 
 
 @router.post("/sessions/{session_id}/end", response_model=SessionPublic)
-async def end_session(request: Request, session_id: UUID, org_id: OrgId, body: Transition = None) -> Response:
+async def end_session(request: Request, session_id: UUID, org_id: OrgIdQuery, body: Transition = None) -> Response:
     """End the interview as completed."""
     return await forward(request, body)
 
 
 @router.post("/sessions/{session_id}/cancel", response_model=SessionPublic)
-async def cancel_session(request: Request, session_id: UUID, org_id: OrgId, body: Transition = None) -> Response:
+async def cancel_session(request: Request, session_id: UUID, org_id: OrgIdQuery, body: Transition = None) -> Response:
     """Cancel a session that has not ended."""
     return await forward(request, body)
 
 
 @router.get("/sessions/{session_id}/shares", response_model=list[SharePublic])
-async def list_shares(request: Request, session_id: UUID, org_id: OrgId) -> Response:
+async def list_shares(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
     """Who else may view this session, and how much."""
     return await forward(request)
 
 
 @router.post("/sessions/{session_id}/shares", status_code=status.HTTP_201_CREATED,
              response_model=SharePublic)
-async def create_share(request: Request, session_id: UUID, org_id: OrgId, body: ShareCreate) -> Response:
+async def create_share(request: Request, session_id: UUID, org_id: OrgIdQuery, body: ShareCreate) -> Response:
     """Share a session with a user at a level."""
     return await forward(request, body)
 
 
 @router.delete("/sessions/{session_id}/shares/{share_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_share(request: Request, session_id: UUID, share_id: UUID, org_id: OrgId) -> Response:
+async def delete_share(request: Request, session_id: UUID, share_id: UUID, org_id: OrgIdQuery) -> Response:
     """Withdraw a share."""
     return await forward(request)
 
 
 @router.get("/stats", response_model=Stats)
-async def get_stats(request: Request, org_id: OrgId) -> Response:
+async def get_stats(request: Request, org_id: OrgIdQuery) -> Response:
     """Counts over the sessions the caller may see."""
     return await forward(request)

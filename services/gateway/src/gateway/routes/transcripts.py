@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from gateway.routes.common import ERRORS, Cursor, Limit, OrgId, PublicRouter
+from gateway.routes.common import ERRORS, PublicRouter
 from gateway.upstream import forward
 from voice_shared.api.common import Page
 from voice_shared.api.transcripts import (
@@ -17,6 +17,7 @@ from voice_shared.api.transcripts import (
     TranscriptListItem,
     TranscriptPublic,
 )
+from voice_shared.deps import Cursor, Limit, OrgIdQuery
 
 router = PublicRouter("transcripts")
 
@@ -29,7 +30,7 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/transcripts", response_model=Page[TranscriptListItem])
 async def list_transcripts(
     request: Request,
-    org_id: OrgId,
+    org_id: OrgIdQuery,
     session_id: Annotated[UUID | None, Query(alias="sessionId")] = None,
     config_id: Annotated[UUID | None, Query(alias="configId")] = None,
     candidate: Annotated[str | None, Query(max_length=200, description="Name or email contains.")] = None,
@@ -46,7 +47,7 @@ async def list_transcripts(
 
 @router.get("/transcripts/{transcript_id}", response_model=TranscriptPublic)
 async def get_transcript(
-    request: Request, transcript_id: UUID, org_id: OrgId,
+    request: Request, transcript_id: UUID, org_id: OrgIdQuery,
     include_text: Annotated[bool, Query(alias="includeText", description="Add the full text.")] = False,
 ) -> Response:
     """One transcript: every segment in order with speaker role, question and follow-up, word counts
@@ -56,7 +57,7 @@ async def get_transcript(
 
 @router.get("/transcripts/{transcript_id}/export", response_class=Response, responses=EXPORT_RESPONSES)
 async def export_transcript(
-    request: Request, transcript_id: UUID, org_id: OrgId,
+    request: Request, transcript_id: UUID, org_id: OrgIdQuery,
     fmt: Annotated[TranscriptFormat, Query(alias="format")] = "json",
 ) -> Response:
     """Download the transcript as JSON, plain text with timestamps, or WebVTT captions."""
@@ -64,7 +65,7 @@ async def export_transcript(
 
 
 @router.get("/transcripts/{transcript_id}/recording", response_model=RecordingPublic)
-async def recording_link(request: Request, transcript_id: UUID, org_id: OrgId) -> Response:
+async def recording_link(request: Request, transcript_id: UUID, org_id: OrgIdQuery) -> Response:
     """An expiring link to the interview's audio recording (stereo Ogg/Opus: candidate left,
     interviewer right; its time 0 is the segments' 0), when the config asked for one."""
     return await forward(request, to="transcript-svc")
@@ -84,6 +85,6 @@ async def download_recording(
 
 
 @router.delete("/transcripts/{transcript_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_transcript(request: Request, transcript_id: UUID, org_id: OrgId) -> Response:
+async def delete_transcript(request: Request, transcript_id: UUID, org_id: OrgIdQuery) -> Response:
     """Delete the transcript, its segments and every version of its archived files (org admins)."""
     return await forward(request, to="transcript-svc")

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from session_svc.analytics import service
-from session_svc.api import Cursor, Limit
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep
 from voice_shared.api.analytics import AnalyticsListItem, DecisionFilter, Scorer
 from voice_shared.api.common import Page
+from voice_shared.auth import PrincipalDep
+from voice_shared.deps import Cursor, DbDep, Limit, OrgIdQuery
 
 router = APIRouter()
 

@@ -11,9 +11,8 @@ from sqlmodel import col
 from session_svc import repository as repo
 from session_svc.analytics import repository
 from session_svc.analytics.models import SessionAnalytics
-from session_svc.deps import require_member
 from session_svc.models import VoiceSession, VoiceShare
-from session_svc.permissions import access
+from session_svc.permissions import access, require_member
 from session_svc.service import SessionFilters
 from session_svc.settings import SCHEMA
 from voice_shared.api.access import ShareLevel, allows

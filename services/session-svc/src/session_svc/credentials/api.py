@@ -6,12 +6,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from session_svc.api import Cursor, Limit
 from session_svc.credentials import service
 from session_svc.credentials.bootstrap import secret_stores_for
 from session_svc.credentials.ports import SecretStores
 from session_svc.credentials.repository import PLATFORM, Scope
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, SettingsDep
+from session_svc.deps import SettingsDep
 from voice_shared.api.common import Page
 from voice_shared.api.credentials import (
     CredentialCreate,
@@ -21,6 +20,8 @@ from voice_shared.api.credentials import (
     ResolvedCredential,
     ValidationResult,
 )
+from voice_shared.auth import PrincipalDep
+from voice_shared.deps import Cursor, DbDep, Limit, OrgIdQuery
 
 router = APIRouter()
 

@@ -28,8 +28,8 @@ from session_svc.credentials import repository as repo
 from session_svc.credentials.ports import SecretBinding, SecretStores, StoredSecret
 from session_svc.credentials.repository import ONE_ACTIVE_INDEX, Scope
 from session_svc.credentials.resolve import LABELS, open_secret, resolve_credential
-from session_svc.deps import require_admin
 from session_svc.models import VoiceCredential
+from session_svc.permissions import require_admin
 from session_svc.settings import SessionSettings
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.credentials import (

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep
 from session_svc.erasure import service
 from voice_shared.api.common import Email
 from voice_shared.api.org import ErasureReceipt
-from voice_shared.auth import bearer_token
+from voice_shared.auth import PrincipalDep, bearer_token
+from voice_shared.deps import DbDep, OrgIdQuery, RelayDep
 
 router = APIRouter(prefix="/api/voice")
 

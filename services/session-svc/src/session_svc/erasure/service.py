@@ -9,11 +9,11 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
-from session_svc.deps import require_admin
 from session_svc.erasure import repository
 from session_svc.erasure.models import Erasure
 from session_svc.erasure.transcripts import TranscriptErasure
 from session_svc.lifecycle import TERMINAL
+from session_svc.permissions import require_admin
 from session_svc.service import _transition
 from session_svc.settings import SCHEMA
 from voice_shared.api.org import ErasureReceipt

@@ -5,11 +5,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from session_svc.deps import DbDep, SettingsDep
+from session_svc.deps import SettingsDep
 from session_svc.join import service
 from session_svc.join.service import JoinLinks
 from session_svc.rooms.api import RoomsDep
 from voice_shared.api.join import ConsentCreate, ConsentPublic, JoinInfo
+from voice_shared.deps import DbDep
 from voice_shared.join import CandidateDep
 
 router = APIRouter(prefix="/internal/join", tags=["join"])

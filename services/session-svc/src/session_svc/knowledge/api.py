@@ -5,8 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from session_svc.api import Cursor, Limit
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, SettingsDep
+from session_svc.deps import SettingsDep
 from session_svc.knowledge import service
 from session_svc.knowledge.ports import KnowledgeSearch
 from session_svc.knowledge.postgres import PostgresKnowledgeSearch
@@ -20,6 +19,8 @@ from voice_shared.api.kbs import (
     SearchResults,
 )
 from voice_shared.api.sessions import KbLinkCreate, KbLinkPublic, KbLinkUpdate
+from voice_shared.auth import PrincipalDep
+from voice_shared.deps import Cursor, DbDep, Limit, OrgIdQuery
 
 router = APIRouter()
 

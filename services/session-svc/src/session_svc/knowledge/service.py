@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from session_svc import repository as repo
-from session_svc.deps import require_admin, require_member
 from session_svc.knowledge.chunking import chunk_text
 from session_svc.knowledge.ports import KnowledgeSearch
 from session_svc.lifecycle import TERMINAL
 from session_svc.models import KbChunk, KbDocument, KnowledgeBase, VoiceSession, VoiceSessionKb
+from session_svc.permissions import require_admin, require_member
 from voice_shared.api.common import Page, encode_cursor
 from voice_shared.api.kbs import (
     MAX_DOCUMENT_CHARS,

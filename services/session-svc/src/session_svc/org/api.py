@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter, Request
 
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep, RelayDep, SettingsDep
+from session_svc.deps import SettingsDep
 from session_svc.org import service
 from voice_shared.api.org import OrgSettingsPublic, OrgSettingsUpdate
+from voice_shared.auth import PrincipalDep
+from voice_shared.deps import DbDep, OrgIdQuery, RelayDep
 
 router = APIRouter(prefix="/api/voice")
 

@@ -6,8 +6,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_svc.deps import require_admin, require_member
 from session_svc.org.models import OrgSettings
+from session_svc.permissions import require_admin, require_member
 from session_svc.settings import SCHEMA
 from voice_shared.api.org import OrgSettingsPublic, OrgSettingsUpdate
 from voice_shared.auth import Principal

@@ -5,10 +5,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 
-from session_svc.deps import OrgIdQuery, PrincipalDep
 from session_svc.rooms.service import Rooms
 from voice_shared.api.rooms import RoomAccess
-from voice_shared.auth import require_service
+from voice_shared.auth import PrincipalDep, require_service
+from voice_shared.deps import OrgIdQuery
 from voice_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/internal/sessions", tags=["rooms"])

@@ -7,11 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from session_svc.api import Cursor, Limit
-from session_svc.deps import DbDep, OrgIdQuery, PrincipalDep
 from session_svc.transcripts import service
 from voice_shared.api.common import Page
 from voice_shared.api.transcripts import SessionAccess, TranscriptListItem
+from voice_shared.auth import PrincipalDep
+from voice_shared.deps import Cursor, DbDep, Limit, OrgIdQuery
 
 router = APIRouter()
 

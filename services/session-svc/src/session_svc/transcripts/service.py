@@ -10,9 +10,8 @@ from sqlmodel import col
 
 from session_svc import repository as repo
 from session_svc.analytics import repository as analytics
-from session_svc.deps import require_member
 from session_svc.models import VoiceSession, VoiceShare
-from session_svc.permissions import access
+from session_svc.permissions import access, require_member
 from session_svc.service import SessionFilters, require_session
 from session_svc.settings import SCHEMA
 from session_svc.transcripts import repository
