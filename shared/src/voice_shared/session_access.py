@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from voice_shared.api.access import Access
 from voice_shared.api.transcripts import SessionAccess
 from voice_shared.auth import Principal, PrincipalDep, bearer_token
+from voice_shared.deps import from_state
 from voice_shared.errors import ServiceUnavailable
 
 log = structlog.get_logger()
@@ -70,3 +71,4 @@ async def _caller(request: Request, principal: PrincipalDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
+SessionAccessDep = Annotated[SessionAccessClient, from_state("session_access")]

@@ -2,13 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-
 from session_svc.settings import SessionSettings
+from voice_shared.deps import from_state
 
-
-async def get_settings(request: Request) -> SessionSettings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[SessionSettings, Depends(get_settings)]
+SettingsDep = Annotated[SessionSettings, from_state("settings")]

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from transcript_svc import service
-from transcript_svc.deps import ArchiveDep, DownloadLinksDep, SessionAccessDep, SettingsDep
+from transcript_svc.deps import ArchiveDep, DownloadLinksDep, SettingsDep
 from voice_shared.api.transcripts import (
     RecordingPublic,
     RecordRemoved,
@@ -19,7 +19,7 @@ from voice_shared.api.transcripts import (
 )
 from voice_shared.auth import ServiceDep
 from voice_shared.deps import DbDep, OrgIdQuery
-from voice_shared.session_access import CallerDep
+from voice_shared.session_access import CallerDep, SessionAccessDep
 
 router = APIRouter()
 

@@ -3,22 +3,18 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
 from session_svc.rooms.service import Rooms
 from voice_shared.api.rooms import RoomAccess
 from voice_shared.auth import PrincipalDep, require_service
-from voice_shared.deps import OrgIdQuery
+from voice_shared.deps import OrgIdQuery, from_state
 from voice_shared.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/internal/sessions", tags=["rooms"])
 
 
-async def get_rooms(request: Request) -> Rooms:
-    return request.app.state.rooms
-
-
-RoomsDep = Annotated[Rooms, Depends(get_rooms)]
+RoomsDep = Annotated[Rooms, from_state("rooms")]
 
 
 @router.get("/{session_id}/room")
