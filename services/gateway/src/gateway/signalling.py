@@ -26,7 +26,6 @@ from voice_shared.join import JOIN_ISSUER, JoinTokens
 
 log = structlog.get_logger()
 
-JOINABLE = {SessionStatus.ready, SessionStatus.active}
 
 
 class BotNotConnected(Conflict):
@@ -81,7 +80,7 @@ async def _manager(request: Request, token: str, session_id: UUID, org_id: UUID)
 
 
 def _joinable(status: SessionStatus, transport: str | None) -> None:
-    if status not in JOINABLE:
+    if not status.live:
         raise Conflict(f"The session is {status}: its room is open only while it is ready or active.",
                        code="session_not_joinable", details={"status": status})
     if transport != "local":

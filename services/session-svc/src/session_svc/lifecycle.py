@@ -5,7 +5,7 @@ from voice_shared.errors import Conflict
 
 S = SessionStatus
 
-TERMINAL = frozenset({S.completed, S.failed, S.cancelled})
+TERMINAL = frozenset(s for s in S if s.terminal)
 
 ALLOWED: dict[SessionStatus, frozenset[SessionStatus]] = {
     S.pending: frozenset({S.ready, S.failed, S.cancelled}),

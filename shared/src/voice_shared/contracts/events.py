@@ -18,6 +18,16 @@ class SessionStatus(StrEnum):
     failed = "failed"
     cancelled = "cancelled"
 
+    @property
+    def live(self) -> bool:
+        """Ready or active: its room is open, a bot may serve it, its candidate may join."""
+        return self in (SessionStatus.ready, SessionStatus.active)
+
+    @property
+    def terminal(self) -> bool:
+        """Completed, failed or cancelled: nothing changes it any more."""
+        return self in (SessionStatus.completed, SessionStatus.failed, SessionStatus.cancelled)
+
 
 # --- session-svc -----------------------------------------------------------------------------
 

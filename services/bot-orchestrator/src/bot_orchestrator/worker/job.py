@@ -78,7 +78,6 @@ from voice_shared.objects import object_store
 log = structlog.get_logger()
 
 OPENAI_URL = "https://api.openai.com/v1"
-SERVED = (SessionStatus.ready, SessionStatus.active)
 RECALL_READS, RECALL_SETTLE_SECONDS = 5, 0.4
 
 
@@ -194,7 +193,7 @@ class InterviewJob:
         plan = await self._ctx.session_api.plan(self.org_id, self.session_id)
         if plan is None:
             return JobResult("skipped", "session_not_found")
-        if plan.status not in SERVED:
+        if not plan.status.live:
             return JobResult("skipped", f"session_{plan.status}")
         self._plan = plan
         self._events = SessionEvents(self._ctx.publish, self.org_id, self.session_id,

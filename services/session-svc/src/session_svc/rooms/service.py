@@ -30,6 +30,7 @@ from session_svc.rooms.ports import ProvisionedRoom, Recording, RoomProvider, Ro
 from session_svc.settings import SessionSettings
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.rooms import RoomAccess, RoomPublic
+from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict
 
@@ -160,7 +161,7 @@ class Rooms:
             room = await current_room(tx, session_id)
             session = await tx.get(VoiceSession, session_id)
             if (room is None or room.url is None or session is None or session.deleted_at is not None
-                    or session.status not in ("ready", "active")):
+                    or not SessionStatus(session.status).live):
                 return None
             version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
         definition = InterviewDefinition.model_validate(version.definition) if version else None
