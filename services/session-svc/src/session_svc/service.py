@@ -62,20 +62,12 @@ def public(
     duration = None
     if session.active_at and session.ended_at:
         duration = (session.ended_at - session.active_at).total_seconds()
-    return SessionPublic(
-        id=session.id, org_id=session.org_id, workspace_id=session.workspace_id,
-        config_id=session.config_id, config_version=session.config_version,
-        interview_type=session.interview_type, candidate_name=session.candidate_name,
-        candidate_email=session.candidate_email, status=SessionStatus(session.status),
-        status_reason=session.status_reason, metadata=session.metadata_,
-        created_by=session.created_by, assignee_id=session.assignee_id,
-        shared_with_workspace=session.shared_with_workspace, created_at=session.created_at,
-        updated_at=session.updated_at, ready_at=session.ready_at, active_at=session.active_at,
-        ended_at=session.ended_at, duration_seconds=duration, access=granted,
-        join_url=link.url if link else None, join_url_expires_at=link.expires_at if link else None,
-        consent_at=session.consent_at, consent_text_version=session.consent_text_version,
-        analytics=SessionScore.model_validate(seen) if seen is not None else None,
-    )
+    return SessionPublic.model_validate({
+        **session.model_dump(exclude={"metadata_", "deleted_at"}), "metadata": session.metadata_,
+        "duration_seconds": duration, "access": granted,
+        "join_url": link.url if link else None, "join_url_expires_at": link.expires_at if link else None,
+        "analytics": SessionScore.model_validate(seen) if seen is not None else None,
+    })
 
 
 async def require_session(
