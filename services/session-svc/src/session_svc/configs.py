@@ -14,7 +14,7 @@ from session_svc import repository as repo
 from session_svc.models import VoiceConfig, VoiceConfigVersion
 from session_svc.permissions import require_admin, require_member
 from session_svc.settings import SCHEMA
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.api.configs import (
     ConfigCreate,
     ConfigPublic,
@@ -90,12 +90,8 @@ async def list_configs(
             repo.page_after(select(VoiceConfig).where(*where), VoiceConfig, cursor, limit)
         )).scalars().all()
         total = await repo.count(tx, VoiceConfig, *where)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[ConfigPublic](
-        items=[_public(c) for c in rows], total=total,
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    page, next_cursor = repo.page_of(rows, limit, lambda c: (c.created_at, c.id))
+    return Page[ConfigPublic](items=[_public(c) for c in page], total=total, next_cursor=next_cursor)
 
 
 async def get_config(db: SessionMaker, principal: Principal, org_id: UUID, config_id: UUID) -> ConfigPublic:

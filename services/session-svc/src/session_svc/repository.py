@@ -1,7 +1,8 @@
 """Queries of session-svc. Repositories never commit: the service owns the transaction."""
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tuple_
@@ -12,9 +13,11 @@ from session_svc.analytics.models import SessionAnalytics
 from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
 from session_svc.permissions import SessionFacts
 from voice_shared.api.access import LEVELS, Access, ShareLevel
-from voice_shared.api.common import decode_cursor
+from voice_shared.api.common import decode_cursor, encode_cursor
 from voice_shared.auth import Principal
 from voice_shared.errors import NotFound
+
+R = TypeVar("R")
 
 
 def visible_to(principal: Principal, org_id: UUID, needed: Access = "view") -> ColumnElement[bool]:
@@ -81,6 +84,13 @@ def page_after(stmt: Any, model: Any, cursor: str | None, limit: int, *, keys: t
         after_at, after_key = decode_cursor(cursor)
         stmt = stmt.where(tuple_(at, key) < tuple_(after_at, after_key))
     return stmt.order_by(at.desc(), key.desc()).limit(limit + 1)
+
+
+def page_of(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, UUID]]) -> tuple[list[R], str | None]:
+    """The page of a ``page_after`` query (which fetched one row more than ``limit``) and the cursor
+    after its last row if more follow; ``key`` is the last row's (time, id)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(*key(page[-1])) if len(rows) > limit and page else None
 
 
 async def count(tx: AsyncSession, model: Any, *where: Any) -> int:

@@ -24,7 +24,7 @@ from session_svc.permissions import access, can_create_sessions, require_member
 from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
 from voice_shared.api.access import Access, ShareLevel, allows
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (
     ConfigScores,
@@ -182,18 +182,13 @@ async def list_sessions(
     async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(stmt, VoiceSession, cursor, limit))).all()
         total = await repo.count(tx, VoiceSession, *where)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    page, next_cursor = repo.page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
     items = []
-    for session, level, scores in rows:
+    for session, level, scores in page:
         granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
         if granted is not None:  # visible_to and access agree; this guards the twin
             items.append(public(session, granted, links, scores))
-    last = rows[-1][0] if rows else None
-    return Page[SessionPublic](
-        items=items, total=total,
-        next_cursor=encode_cursor(last.created_at, last.id) if more and last else None,
-    )
+    return Page[SessionPublic](items=items, total=total, next_cursor=next_cursor)
 
 
 async def update_session(

@@ -17,7 +17,7 @@ from session_svc.service import SessionFilters
 from session_svc.settings import SCHEMA
 from voice_shared.api.access import ShareLevel, allows
 from voice_shared.api.analytics import AnalyticsListItem, DecisionFilter, Scorer
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.auth import Principal
 from voice_shared.contracts import AnalyticsCompleted, AnalyticsReviewed
 from voice_shared.db import SessionMaker, transaction
@@ -105,9 +105,10 @@ async def list_analytics(
     async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(joined, a, cursor, limit, keys=keys))).all()
         total = (await tx.execute(counted.where(*where))).scalar_one()
-    more, rows = len(rows) > limit, rows[:limit]
+    # Listed rows are scored ones (scored_at set): the cursor is after the last one's (scored_at, session).
+    page, next_cursor = repo.page_of(rows, limit, lambda r: (r[0].scored_at, r[0].session_id))
     items = []
-    for analytics, session, level in rows:
+    for analytics, session, level in page:
         granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
         if allows(granted, "view_analytics"):  # visible_to and access agree; this guards the twin
             items.append(AnalyticsListItem.model_validate({
@@ -115,8 +116,4 @@ async def list_analytics(
                 "candidate_name": session.candidate_name, "candidate_email": session.candidate_email,
                 "session_status": session.status, "access": granted,
             }))
-    last = rows[-1][0] if rows else None
-    return Page[AnalyticsListItem](
-        items=items, total=total,
-        next_cursor=encode_cursor(last.scored_at, last.session_id) if more and last and last.scored_at else None,
-    )
+    return Page[AnalyticsListItem](items=items, total=total, next_cursor=next_cursor)

@@ -31,7 +31,7 @@ from session_svc.credentials.resolve import LABELS, open_secret, resolve_credent
 from session_svc.models import VoiceCredential
 from session_svc.permissions import require_admin
 from session_svc.settings import SessionSettings
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.api.credentials import (
     CredentialCreate,
     CredentialPublic,
@@ -164,12 +164,8 @@ async def list_credentials(
     async with repo.scoped(db, scope) as tx:
         rows = (await tx.execute(common.page_after(select(c).where(*where), c, cursor, limit))).scalars().all()
         total = await repo.count(tx, *where)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[CredentialPublic](
-        items=[public(r) for r in rows], total=total,
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
-    )
+    page, next_cursor = common.page_of(rows, limit, lambda r: (r.created_at, r.id))
+    return Page[CredentialPublic](items=[public(r) for r in page], total=total, next_cursor=next_cursor)
 
 
 async def get_credential(

@@ -21,7 +21,7 @@ from session_svc.knowledge.ports import KnowledgeSearch
 from session_svc.lifecycle import TERMINAL
 from session_svc.models import KbChunk, KbDocument, KnowledgeBase, VoiceSession, VoiceSessionKb
 from session_svc.permissions import require_admin, require_member
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.api.kbs import (
     MAX_DOCUMENT_CHARS,
     DocumentCreate,
@@ -96,13 +96,8 @@ async def list_kbs(
     async with transaction(db, org_id) as tx:
         rows = (await tx.execute(repo.page_after(stmt, KnowledgeBase, cursor, limit))).all()
         total = await repo.count(tx, KnowledgeBase, *where)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1][0] if rows else None
-    return Page[KbPublic](
-        items=[_public(kb, n) for kb, n in rows], total=total,
-        next_cursor=encode_cursor(last.created_at, last.id) if more and last else None,
-    )
+    page, next_cursor = repo.page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
+    return Page[KbPublic](items=[_public(kb, n) for kb, n in page], total=total, next_cursor=next_cursor)
 
 
 async def get_kb(db: SessionMaker, principal: Principal, org_id: UUID, kb_id: UUID) -> KbPublic:

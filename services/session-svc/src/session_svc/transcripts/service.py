@@ -17,7 +17,7 @@ from session_svc.settings import SCHEMA
 from session_svc.transcripts import repository
 from session_svc.transcripts.models import SessionTranscript
 from voice_shared.api.access import ShareLevel
-from voice_shared.api.common import Page, encode_cursor
+from voice_shared.api.common import Page
 from voice_shared.api.transcripts import SessionAccess, TranscriptListItem
 from voice_shared.auth import Principal
 from voice_shared.contracts import SessionStatus, TranscriptCompleted, TranscriptDeleted
@@ -91,9 +91,9 @@ async def list_transcripts(
     async with transaction(db, org_id, snapshot=True) as tx:
         rows = (await tx.execute(repo.page_after(joined, t, cursor, limit))).all()
         total = (await tx.execute(counted.where(*where))).scalar_one()
-    more, rows = len(rows) > limit, rows[:limit]
+    page, next_cursor = repo.page_of(rows, limit, lambda r: (r[0].created_at, r[0].id))
     items = []
-    for transcript, session, level in rows:
+    for transcript, session, level in page:
         granted = access(principal, repo.facts(session, ShareLevel(level) if level else None))
         if granted is not None:
             items.append(TranscriptListItem.model_validate({
@@ -101,8 +101,4 @@ async def list_transcripts(
                 "interview_type": session.interview_type, "candidate_name": session.candidate_name,
                 "candidate_email": session.candidate_email, "access": granted,
             }))
-    last = rows[-1][0] if rows else None
-    return Page[TranscriptListItem](
-        items=items, total=total,
-        next_cursor=encode_cursor(last.created_at, last.id) if more and last else None,
-    )
+    return Page[TranscriptListItem](items=items, total=total, next_cursor=next_cursor)
