@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
@@ -25,7 +25,7 @@ def create_app(
     transcript_svc: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     """Build the app; nothing connects until the lifespan starts. Clients not given (session-svc's,
-    transcript-svc's) are opened by the lifespan from the settings' URLs."""
+    transcript-svc's) are made from the settings' URLs and closed by the lifespan."""
     settings = settings or AnalyticsSettings()
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_sessionmaker(engine)
@@ -41,29 +41,29 @@ def create_app(
     def client(given: httpx.AsyncClient | None, url: str) -> httpx.AsyncClient:
         return given or httpx.AsyncClient(base_url=url, timeout=settings.http_timeout_seconds, trust_env=False)
 
+    session_http = client(session_svc, settings.session_svc_url)
+    transcript_http = client(transcript_svc, settings.transcript_svc_url)
+    llm_http = httpx.AsyncClient(trust_env=False)
+    owned = [c for c, given in ((session_http, session_svc), (transcript_http, transcript_svc), (llm_http, None))
+             if given is None]
+    sources = Sources(SessionApi(session_http, token), TranscriptApi(transcript_http, token), llm_http, meaning,
+                      settings)
+    handlers.register(broker, settings, sessions, sources, relay)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            session_http = client(session_svc, settings.session_svc_url)
-            transcript_http = client(transcript_svc, settings.transcript_svc_url)
-            llm_http = httpx.AsyncClient(trust_env=False)
-            for own, given in ((session_http, session_svc), (transcript_http, transcript_svc), (llm_http, None)):
-                if given is None:
-                    stack.push_async_callback(own.aclose)
-            app.state.sources = Sources(SessionApi(session_http, token), TranscriptApi(transcript_http, token),
-                                        llm_http, meaning, settings)
-            app.state.session_access = SessionAccessClient(session_http)
-            await asyncio.to_thread(meaning.warm)  # the model loads before the first transcript arrives
-            handlers.register(broker, settings, sessions, app.state.sources, relay)
-            await broker.start()
-            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-            try:
-                yield
-            finally:
-                relay.stop()
-                await relay_task
-                await broker.stop()
-                await engine.dispose()
+        await asyncio.to_thread(meaning.warm)  # the model loads before the first transcript arrives
+        await broker.start()
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        try:
+            yield
+        finally:
+            relay.stop()
+            await relay_task
+            await broker.stop()
+            for own in owned:
+                await own.aclose()
+            await engine.dispose()
 
     app = create_service_app(
         settings, title="analytics-svc (internal)", lifespan=lifespan,
@@ -72,5 +72,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.broker = broker
     app.state.relay = relay
+    app.state.sources = sources
+    app.state.session_access = SessionAccessClient(session_http)
     app.include_router(api.router)
     return app

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_svc import repository
 from analytics_svc.models import AnalyticsRow, ReviewRow
@@ -181,7 +182,7 @@ def _version_of(scorer: Scorer) -> str:
     return heuristic.SCORER_VERSION if scorer == "heuristic" else llm.SCORER_VERSION
 
 
-async def _save(tx: "repository.AsyncSession", row: AnalyticsRow, correlation_id: str | None) -> None:
+async def _save(tx: AsyncSession, row: AnalyticsRow, correlation_id: str | None) -> None:
     await repository.add_version(tx, row)
     event: AnalyticsCompleted | AnalyticsFailed
     if row.status == "scored":
