@@ -97,6 +97,7 @@ async def platform_env(run_id: str) -> AsyncIterator[dict[str, str]]:
         "environment": "test",
         "json_logs": "true",
         "object_store_dir": tempfile.mkdtemp(prefix=f"voice-objects-{run_id}-"),
+        "webrtc_bot_wait_seconds": "2",  # how long an offer after Start waits for a bot (8 s by default)
     }
     await ensure_database(PG, env["database_url"], env["migration_database_url"],
                           [s.schema for s in SERVICES_WITH_SCHEMA if s.schema])

@@ -148,7 +148,8 @@ async def test_a_bot_job_past_its_delivery_limit_fails_the_session_bot_lost(  # 
     admin, session = await new_session(gateway, token, org)
     sid = session["id"]
     await gateway.post(f"/api/voice/sessions/{sid}/start?orgId={org}", headers=auth(admin))
-    await event_log.wait_for(sid, "session.started")
+    await gateway.post(f"/api/voice/sessions/{sid}/dispatch?orgId={org}", headers=auth(admin))
+    await event_log.wait_for(sid, "session.dispatched")
     # Bots that take the job and die: each delivery goes back unacked until the queue's limit.
     connection = await aio_pika.connect(base_settings.amqp_url)
     try:

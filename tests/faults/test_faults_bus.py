@@ -12,7 +12,7 @@ from aiormq.exceptions import ChannelPreconditionFailed
 
 from voice_cli.infra import declare_bus
 from voice_shared.bus import REASON_HEADER, dead_letter_queue, delete_topology, parked_queue, queue, subscription
-from voice_shared.contracts import SessionStarted, envelope
+from voice_shared.contracts import SessionDispatched, envelope
 
 pytestmark = pytest.mark.chaos
 
@@ -21,8 +21,8 @@ JOBS = subscription("bot", "jobs")
 
 
 def job(session_id: uuid.UUID, org_id: uuid.UUID | None) -> dict[str, Any]:
-    started = SessionStarted(session_id=session_id, config_id=uuid.uuid4(), config_version=1, transport="local",
-                             started_by="someone")
+    started = SessionDispatched(session_id=session_id, config_id=uuid.uuid4(), config_version=1, transport="local",
+                                dispatched_by="someone")
     return envelope(started, org_id=org_id, session_id=session_id).model_dump(mode="json")
 
 
@@ -60,7 +60,7 @@ async def test_undecodable_segments_are_dead_lettered_and_valid_ones_behind_them
     assert len(stored["segments"]) == len(valid)
     assert set(dead) == set(broken), "every broken message is in the dead-letter queue"
     reasons = {str(m.headers[REASON_HEADER]).split(":")[0] for m in dead.values()}
-    assert reasons == {"not JSON", "not an event envelope", "expected transcript.segment v1, got session.started v1",
+    assert reasons == {"not JSON", "not an event envelope", "expected transcript.segment v1, got session.dispatched v1",
                        "payload fails the transcript.segment contract"}
     assert await raw_bus.depth(queue(raw_bus.namespace, SEGMENTS).name) == 0
 

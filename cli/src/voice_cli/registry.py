@@ -39,7 +39,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("gateway", "gateway", 8000, public=True),
     Service("session-svc", "session_svc", 8001, schema="session_svc"),
-    Service("bot-orchestrator", "bot_orchestrator", 8002),
+    Service("bot-orchestrator", "bot_orchestrator", 8002, schema="bot_orchestrator"),
     Service("transcript-svc", "transcript_svc", 8003, schema="transcript_svc"),
     Service("analytics-svc", "analytics_svc", 8004, schema="analytics_svc"),
 )

@@ -41,7 +41,7 @@ from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.api.bot import SessionPlan
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.rooms import RoomAccess
-from voice_shared.contracts import BotFinished, Envelope, SessionStarted, SessionStatus, envelope
+from voice_shared.contracts import BotFinished, Envelope, SessionDispatched, SessionStatus, envelope
 from voice_shared.internal_api import SessionApi
 from voice_shared.testing import auth, config_body, session_body
 
@@ -244,8 +244,8 @@ class Job:
         ctx = WorkerContext(BotSettings(environment="test", **settings), models, broker,
                             session_api=api, transcript_api=None, publish=self._publish,  # type: ignore[arg-type]
                             bot_id="bot-daily", daily_transport=rooms)
-        started = SessionStarted(session_id=session_id, config_id=CONFIG, config_version=1, transport="daily",
-                                 started_by="user-1")
+        started = SessionDispatched(session_id=session_id, config_id=CONFIG, config_version=1, transport="daily",
+                                    dispatched_by="user-1")
         job = envelope(started, org_id=ORG, session_id=session_id, correlation_id="corr-daily",
                        occurred_at=datetime.now(UTC))
         self.task = asyncio.create_task(InterviewJob(ctx, started, job).run())
@@ -337,14 +337,14 @@ async def test_a_candidate_who_leaves_the_room_finds_the_bot_there_again_and_the
 
 
 @pytest.mark.slow
-async def test_nobody_joins_the_room_and_the_session_fails_as_a_no_show(models, broker) -> None:  # type: ignore[no-untyped-def]
+async def test_nobody_joins_the_room_and_the_bot_lets_the_session_go(models, broker) -> None:  # type: ignore[no-untyped-def]
     sid, rooms = uuid.uuid4(), Rooms()
     job = Job(models, broker, FakeSessionApi(daily_plan(sid), room_access()), rooms, sid, no_show_timeout_seconds=1.5)
 
     result = await job.result(timeout=20)
 
-    assert (result.outcome, result.reason) == ("failed", "candidate_no_show")
-    assert [e.type for e in job.published] == ["bot.finished"]
+    assert (result.outcome, result.reason) == ("released", "candidate_no_show")
+    assert [e.type for e in job.published] == ["bot.released"]
     [room] = rooms.made
     assert room.bot_in_room.is_set() and room.bot_left.is_set()
 

@@ -15,7 +15,7 @@ from bot_orchestrator.worker.models import Models
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.api.bot import SessionPlan
 from voice_shared.api.configs import InterviewDefinition
-from voice_shared.contracts import BotFinished, Envelope, SessionStarted, SessionStatus, envelope
+from voice_shared.contracts import BotFinished, Envelope, SessionDispatched, SessionStatus, envelope
 from voice_shared.testing import config_body
 
 ORG, SESSION, CONFIG = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -55,8 +55,8 @@ async def run_job(session_plan: SessionPlan | None, voices: tuple[str, ...] = ("
                     espeak="/usr/bin/espeak-ng" if "espeak" in voices else None)
     ctx = WorkerContext(BotSettings(environment="test"), models, broker=None, session_api=api,  # type: ignore[arg-type]
                         transcript_api=None, publish=publish, bot_id="bot-unit")
-    started = SessionStarted(session_id=SESSION, config_id=CONFIG, config_version=1, transport="local",
-                             started_by="user-1")
+    started = SessionDispatched(session_id=SESSION, config_id=CONFIG, config_version=1, transport="local",
+                                dispatched_by="user-1")
     job = envelope(started, org_id=ORG, session_id=SESSION, correlation_id="corr-9",
                    occurred_at=datetime.now(UTC))
     result = await InterviewJob(ctx, started, job).run()

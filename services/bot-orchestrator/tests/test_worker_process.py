@@ -73,9 +73,10 @@ async def session(gateway: httpx.AsyncClient, token: Any, *, start: bool = True,
     made = (await gateway.post(f"/api/voice/configs?orgId={org}", json=config_body(**config), headers=admin)).json()
     body = (await gateway.post(f"/api/voice/sessions?orgId={org}", json=session_body(made["id"]),
                                headers=admin)).json()
-    if start:
-        answer = await gateway.post(f"/api/voice/sessions/{body['id']}/start?orgId={org}", headers=admin)
-        assert answer.status_code == 200, answer.text
+    if start:  # invited, and the bot sent as the candidate's Start would
+        for step in ("start", "dispatch"):
+            answer = await gateway.post(f"/api/voice/sessions/{body['id']}/{step}?orgId={org}", headers=admin)
+            assert answer.status_code == 200, answer.text
     return body, admin
 
 
@@ -109,7 +110,8 @@ async def test_jobs_of_ended_sessions_are_dropped_and_the_worker_recycles_after_
     assert [(r.outcome, r.reason) for r in worker.results] == [
         ("skipped", "session_cancelled"), ("failed", worker.results[1].reason),
     ]
-    assert [e["type"] for e in event_log.of(ended["id"]) if e["type"].startswith("bot.")] == []
+    # Nothing about the cancelled session but the heartbeat that says the bot took (and dropped) its job.
+    assert {e["type"] for e in event_log.of(ended["id"]) if e["type"].startswith("bot.")} <= {"bot.heartbeat"}
     finished = (await event_log.wait_for(failing["id"], "bot.finished"))[0]["payload"]
     assert finished["bot_id"] == worker.bot_id and finished["reason"].startswith("credential_missing")
     # Both jobs were acked: with the worker's connection closed, nothing went back to the queue.
@@ -204,7 +206,7 @@ async def test_undecodable_jobs_are_dead_lettered_and_the_bot_takes_the_next_rea
         ids = [uuid.uuid4().hex for _ in garbage]
         for body, message_id in zip(garbage, ids, strict=True):
             await events.publish(aio_pika.Message(body, message_id=message_id, content_type="application/json"),
-                                 routing_key="session.started")
+                                 routing_key="session.dispatched")
         async with running(settings, models, session_svc_app) as (worker, _):
             waiting, admin = await session(gateway, token)
             await until(lambda: any(b["state"] == "busy" and b["session_id"] == waiting["id"]
@@ -221,7 +223,7 @@ async def test_undecodable_jobs_are_dead_lettered_and_the_bot_takes_the_next_rea
                 continue
             dead.append(message.message_id)
             await message.ack()
-    fault_report("undecodable session.started before a real job (bot)", sent=len(garbage) + 1,
+    fault_report("undecodable session.dispatched before a real job (bot)", sent=len(garbage) + 1,
                  lost=len(set(ids) - set(dead)))
     assert set(ids) <= set(dead)
     assert await jobs_waiting(settings) == 0

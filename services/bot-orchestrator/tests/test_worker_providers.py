@@ -20,7 +20,7 @@ from bot_orchestrator.worker.settings import BotSettings
 from bot_orchestrator.worker.speech import EspeakTTSService, LoadedPiperTTSService, LoadedWhisperSTTService
 from voice_shared.api.bot import SessionPlan
 from voice_shared.api.configs import InterviewDefinition
-from voice_shared.contracts import BotFinished, SessionStarted, SessionStatus, envelope
+from voice_shared.contracts import BotFinished, SessionDispatched, SessionStatus, envelope
 from voice_shared.testing import config_body
 
 ORG, CONFIG = uuid.uuid4(), uuid.uuid4()
@@ -157,8 +157,8 @@ async def run_job(providers: dict[str, Any], credentials: dict[str, str]) -> tup
     ctx = WorkerContext(BotSettings(environment="test"), models("piper"), broker=None,  # type: ignore[arg-type]
                         session_api=api, transcript_api=None, publish=publish,  # type: ignore[arg-type]
                         bot_id="bot-unit")
-    started = SessionStarted(session_id=session_id, config_id=CONFIG, config_version=1, transport="local",
-                             started_by="user-1")
+    started = SessionDispatched(session_id=session_id, config_id=CONFIG, config_version=1, transport="local",
+                                dispatched_by="user-1")
     env = envelope(started, org_id=ORG, session_id=session_id, correlation_id="corr-1", occurred_at=datetime.now(UTC))
     return await InterviewJob(ctx, started, env).run(), published, api
 

@@ -22,6 +22,7 @@ PUBLIC_ROUTES = {
     ("patch", "/api/voice/sessions/{session_id}"): ("SessionUpdate", "200", "SessionPublic"),
     ("delete", "/api/voice/sessions/{session_id}"): (None, "204", None),
     ("post", "/api/voice/sessions/{session_id}/start"): ("SessionTransition", "200", "SessionPublic"),
+    ("post", "/api/voice/sessions/{session_id}/dispatch"): (None, "200", "SessionPublic"),
     ("post", "/api/voice/sessions/{session_id}/end"): ("SessionTransition", "200", "SessionPublic"),
     ("post", "/api/voice/sessions/{session_id}/cancel"): ("SessionTransition", "200", "SessionPublic"),
     ("get", "/api/voice/sessions/{session_id}/shares"): (None, "200", "SharePublic[]"),

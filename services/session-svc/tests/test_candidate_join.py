@@ -99,7 +99,8 @@ async def test_join_info_tells_the_candidate_what_the_page_needs(  # type: ignor
         "interviewerName": "Nova", "companyName": "Analytical Engines", "language": "en",
         "maxDurationMinutes": 25, "transport": "local", "roomUrl": None, "meetingToken": None,
         "dataRetentionDays": session_svc_app.state.settings.data_retention_days,
-        "consentAt": None, "consentTextVersion": None,
+        "consentAt": None, "consentTextVersion": None, "statusReason": None,
+        "joinDeadline": None, "dispatchedAt": None, "queue": None,
     }
     assert session["candidateEmail"] not in r.text
 

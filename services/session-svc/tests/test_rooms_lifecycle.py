@@ -151,9 +151,11 @@ async def test_start_provisions_a_private_room_and_only_managers_see_it(client, 
     room = body["room"]
     assert room["provider"] == "daily" and room["name"] == f"{sid}-1"
     assert room["url"] == f"https://fake.daily.co/{sid}-1"
+    # Open until an interview started at the join deadline (the config's 72 hours) is over.
+    assert datetime.fromisoformat(body["joinDeadline"]) - before >= timedelta(hours=72)
     expires = datetime.fromisoformat(room["expiresAt"])
-    expected = before + timedelta(minutes=20 + MARGIN_MINUTES)
-    assert abs((expires - expected).total_seconds()) < 5
+    expected = datetime.fromisoformat(body["joinDeadline"]) + timedelta(minutes=20 + MARGIN_MINUTES)
+    assert abs((expires - expected).total_seconds()) < 1
 
     [call] = [c for c in fake.of("POST", "rooms") if c.body["name"] == room["name"]]
     assert call.authorization == f"Bearer {KEY}" and call.body["privacy"] == "private"

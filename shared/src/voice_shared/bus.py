@@ -70,6 +70,8 @@ class Subscription:
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("session-svc", "bot-joined", "bot.joined"),
     Subscription("session-svc", "bot-finished", "bot.finished"),
+    # A bot let a dispatched session go (the candidate never connected): the candidate may start again.
+    Subscription("session-svc", "bot-released", "bot.released"),
     # The newest revision of each session's transcript, for the list of transcripts; and its removal.
     Subscription("session-svc", "transcripts", "transcript.completed"),
     Subscription("session-svc", "transcripts-deleted", "transcript.deleted"),
@@ -89,10 +91,17 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("analytics-svc", "score", "transcript.completed", prefetch=4),
     # Deletes what was scored from a transcript that was deleted (by an admin, retention or erasure).
     Subscription("analytics-svc", "forget", "transcript.deleted"),
-    # The bot job queue: each warm bot worker consumes one started session at a time and acks it
-    # only when the interview is over, so a bot that dies hands its job to another (see
-    # bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.
-    Subscription("bot", "jobs", "session.started", delivery_limit=3, prefetch=1),
+    # The bot job queue: each warm bot worker consumes one dispatched session (the candidate pressed
+    # Start) at a time and acks it only when the interview is over, so a bot that dies hands its job
+    # to another (see bot_orchestrator.worker.process). Few deliveries: a job that kills three bots is poison.
+    Subscription("bot", "jobs", "session.dispatched", delivery_limit=3, prefetch=1),
+    # The warm pool: every bot's state from its heartbeats, every session from dispatch to a bot (the
+    # queue), and when a bot joined, let go of or finished a session.
+    Subscription("bot-orchestrator", "heartbeats", "bot.heartbeat", prefetch=16),
+    Subscription("bot-orchestrator", "dispatches", "session.dispatched"),
+    Subscription("bot-orchestrator", "joined", "bot.joined"),
+    Subscription("bot-orchestrator", "released", "bot.released"),
+    Subscription("bot-orchestrator", "sessions-ended", "session.ended"),
     # Keeps a bounded tail of every event and makes every published type routable, so a
     # return (which raises) means a broken topology, not an event nobody subscribes to yet.
     Subscription("platform", "audit", "#"),

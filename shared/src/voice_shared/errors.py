@@ -47,6 +47,10 @@ class Conflict(AppError):
     status, code = 409, "conflict"
 
 
+class Gone(AppError):
+    status, code = 410, "gone"
+
+
 class PayloadTooLarge(AppError):
     status, code = 413, "payload_too_large"
 
@@ -57,6 +61,10 @@ class UnsupportedMediaType(AppError):
 
 class ValidationFailed(AppError):
     status, code = 422, "validation_failed"
+
+
+class TooManyRequests(AppError):
+    status, code = 429, "too_many_requests"
 
 
 class ServiceUnavailable(AppError):

@@ -1,5 +1,6 @@
 """The internal APIs services call each other with: session-svc's (a session's plan, its room, KB
-search, provider keys) and transcript-svc's (the transcript so far, or as finalised).
+search, provider keys), transcript-svc's (the transcript so far, or as finalised) and the
+orchestrator's (a dispatched session's place in the queue).
 
 A caller uses its own service identity (``service: bot``, ``service: analytics``), never a user's token.
 """
@@ -13,6 +14,7 @@ import httpx
 import structlog
 
 from voice_shared.api.bot import SessionPlan
+from voice_shared.api.pool import QueuePlace
 from voice_shared.api.rooms import RoomAccess
 from voice_shared.api.transcripts import SessionSegments, TranscriptPublic
 from voice_shared.auth import mint_dev_token
@@ -127,6 +129,19 @@ class TranscriptApi(ServiceApi):
             return None
         self._check(answer, "transcript")
         return TranscriptPublic.model_validate(answer.json())
+
+
+class PoolApi(ServiceApi):
+    service = "bot-orchestrator"
+
+    async def queue_place(self, org_id: UUID, session_id: UUID) -> QueuePlace | None:
+        """Where the dispatched session waits for a bot; None once a bot has it (or it never waited)."""
+        answer = await self._request("GET", f"/internal/queue/{session_id}", params={"orgId": str(org_id)},
+                                     retries=False)
+        if answer.status_code == 404:
+            return None
+        self._check(answer, "queue")
+        return QueuePlace.model_validate(answer.json())
 
 
 def _error_code(answer: httpx.Response) -> str | None:

@@ -59,9 +59,12 @@ class JoinTokens:
         self._ttl = timedelta(hours=settings.join_token_ttl_hours)
         self._public_url = settings.public_url.rstrip("/")
 
-    def mint(self, session_id: UUID, org_id: UUID, anchor: datetime) -> tuple[str, datetime]:
-        """The token valid from ``anchor`` for the configured TTL, and its expiry."""
-        expires_at = anchor + self._ttl
+    def mint(
+        self, session_id: UUID, org_id: UUID, anchor: datetime, expires_at: datetime | None = None
+    ) -> tuple[str, datetime]:
+        """The token valid from ``anchor`` until ``expires_at`` (the session's join deadline), else for the
+        configured TTL; and its expiry."""
+        expires_at = expires_at or anchor + self._ttl
         claims = {
             "iss": JOIN_ISSUER,
             "aud": JOIN_AUDIENCE,

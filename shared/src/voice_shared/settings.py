@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     session_svc_url: str = "http://127.0.0.1:8001"
     transcript_svc_url: str = "http://127.0.0.1:8003"
     analytics_svc_url: str = "http://127.0.0.1:8004"
+    bot_orchestrator_url: str = "http://127.0.0.1:8002"
     # This service's identity towards the others' internal APIs. Unset: a short-lived token is signed with the
     # HS256 development secret, which only works where services accept it (no VOICE_JWKS_URL).
     service_token: SecretStr | None = None

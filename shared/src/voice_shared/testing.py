@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -70,6 +71,13 @@ def session_body(config_id: str, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def join_headers(join_url: str) -> dict[str, str]:
+    """The candidate's credential: the join token at the end of their link, as a bearer."""
+    path = urlsplit(join_url).path
+    assert path.startswith("/join/"), join_url
+    return auth(path.removeprefix("/join/"))
 
 
 @asynccontextmanager

@@ -1,9 +1,11 @@
 """One simulated interview through the gateway, as an organisation and its candidate would run it.
 
-The organisation's side: create the config and the session, start it, read the candidate's join
-link. The candidate's side: open the join page, consent, offer WebRTC to the session's bot (retrying
-while no bot serves it yet), then talk (``candidate.Candidate``) until the session is over. Then the
-final session, its room, and the scores (overall and per criterion) once analytics exist.
+The organisation's side: create the config and the session, start it (invite the candidate), read the
+candidate's join link. The candidate's side: open the join page, consent, press Start (which sends a
+warm bot), offer WebRTC to the session's bot (the gateway holds the offer until the bot serves the
+session; retried while the candidate waits in the queue), then talk (``candidate.Candidate``) until
+the session is over. Then the final session, its room, and the scores (overall and per criterion) once
+analytics exist.
 """
 
 import asyncio
@@ -100,8 +102,8 @@ class SimulationResult:
     lines: list[Line]
     spoken: list[str]  # the candidate's answers, as synthesized
     timings: Timings
-    start_to_answer: float | None  # POST .../start -> the bot's first SDP answer (job picked up)
-    start_to_first_speech: float | None  # POST .../start -> the interviewer's first audio
+    start_to_answer: float | None  # the candidate's Start -> the bot's first SDP answer (job picked up)
+    start_to_first_speech: float | None  # the candidate's Start -> the interviewer's first audio
     status: str
     status_reason: str | None
     room_deleted: bool
@@ -181,6 +183,13 @@ class JoinLink:
         if response.status_code not in (200, 201):
             raise GatewayError(response)
 
+    async def start(self) -> dict[str, Any]:
+        """Press Start: the bot job goes out; the page's state comes back (with the queue, if any)."""
+        response = await self.client.post(self.settings["startUrl"])
+        if response.status_code != 200:
+            raise GatewayError(response)
+        return dict(response.json())
+
     def offerer(self, stop: asyncio.Event, retry_seconds: float = 1.0, attempts: int = 120) -> Any:
         """``offer(sdp)`` for the candidate: POST it, retrying while no bot serves the session yet."""
 
@@ -245,13 +254,14 @@ async def simulate(
     })
     session_id = UUID(session["id"])
     log.info("simulation_session_created", session_id=str(session_id), persona=persona.name)
-    started_at = time.monotonic()
     session = await org.call("POST", f"/api/voice/sessions/{session_id}/start")
     if on_started is not None:
         on_started(session_id)
     join = JoinLink(client, session["joinUrl"] or (await org.session(session_id))["joinUrl"])
     await join.open()
     await join.consent()
+    started_at = time.monotonic()
+    await join.start()
 
     candidate = Candidate(TurnTaker(persona, plan), voice, ears)
     stop = asyncio.Event()
@@ -361,8 +371,8 @@ def report(result: SimulationResult) -> str:
     t = result.timings
     rows = [
         ("connect (offer -> connected)", [_ms(v) for v in t.connect]),
-        ("start -> bot's SDP answer (pick-up)", [_ms(result.start_to_answer)]),
-        ("start -> interviewer's first audio", [_ms(result.start_to_first_speech)]),
+        ("Start pressed -> bot's SDP answer (pick-up)", [_ms(result.start_to_answer)]),
+        ("Start pressed -> interviewer's first audio", [_ms(result.start_to_first_speech)]),
         ("voice-to-voice p50 / p95", [_ms(percentile(t.voice_to_voice, 50)), _ms(percentile(t.voice_to_voice, 95))]),
         ("STT per interviewer turn (candidate) p50", [_ms(percentile(t.stt, 50))]),
         ("TTS per answer (candidate) p50", [_ms(percentile(t.tts, 50))]),

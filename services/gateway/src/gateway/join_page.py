@@ -69,6 +69,8 @@ def join_page(token: str, info: JoinInfo) -> HTMLResponse:
         "token": token,
         "transport": info.transport,
         "consentUrl": f"/join/{token}/consent",
+        "startUrl": f"/join/{token}/start",
+        "stateUrl": f"/join/{token}/state",
         "offerUrl": f"/api/voice/sessions/{info.session_id}/webrtc/offer",
         "consentTextVersion": CONSENT_TEXT_VERSION,
         "consented": info.consent_at is not None,
@@ -89,6 +91,10 @@ def join_page(token: str, info: JoinInfo) -> HTMLResponse:
         "checked": " checked" if info.consent_at else "",
         "consented_note": (
             f'<p class="note">You agreed on {escape(_date(info.consent_at))}.</p>' if info.consent_at else ""
+        ),
+        "deadline_note": (
+            f'<p id="deadline" class="note">You can start the interview until {escape(_date(info.join_deadline))}.</p>'
+            if info.join_deadline else ""
         ),
         "settings_json": _script_json(settings),
     }

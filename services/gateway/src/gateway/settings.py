@@ -15,6 +15,9 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = Field(default=100, ge=1)
     # How long an SDP offer waits for the session's bot to answer before the caller gets a 504.
     webrtc_answer_timeout_seconds: float = Field(default=10.0, gt=0)
+    # After Start, an offer waits this long for the bot taking the session to serve it (a warm bot takes
+    # well under a second), so the candidate connects the moment it does; then a retryable 409.
+    webrtc_bot_wait_seconds: float = Field(default=8.0, ge=0)
     # The live transcript: how long a socket may take to authenticate, how often it is pinged, how
     # many messages may wait for a slow viewer before it is dropped, and how long after the session's
     # end the sockets stay open for segments still on their way.

@@ -5,6 +5,8 @@ the simulator). session-svc says whether the session is joinable, with the calle
 the offer then goes over the bus to the one bot bound to the session, whose answer comes back.
 """
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
@@ -26,6 +28,8 @@ from voice_shared.join import JOIN_ISSUER, JoinTokens
 
 log = structlog.get_logger()
 
+BOT_POLL_SECONDS = 0.05  # an unroutable publish costs one round trip to the broker
+
 
 
 class BotNotConnected(Conflict):
@@ -43,6 +47,7 @@ class Peer:
     kind: Literal["candidate", "manager"]
     subject: str
     org_id: UUID
+    expecting_bot: bool  # the session's bot job is out (or it is active): worth waiting for the bot
 
 
 async def authorize(request: Request, session_id: UUID, org_id: UUID | None) -> Peer:
@@ -65,7 +70,7 @@ async def _candidate(request: Request, token: str, session_id: UUID, org_id: UUI
     if info.consent_at is None:
         raise Conflict("Consent first: the candidate has not agreed to the AI interview and its recording.",
                        code="consent_required")
-    return Peer("candidate", f"candidate:{session_id}", claims.org)
+    return Peer("candidate", f"candidate:{session_id}", claims.org, _expecting_bot(info.status, info.dispatched_at))
 
 
 async def _manager(request: Request, token: str, session_id: UUID, org_id: UUID) -> Peer:
@@ -76,7 +81,11 @@ async def _manager(request: Request, token: str, session_id: UUID, org_id: UUID)
         raise Forbidden(f"Joining the room needs 'manage' access to the session; you have '{session.access}'.",
                         code="insufficient_access")
     _joinable(session.status, session.room.provider if session.room else None)
-    return Peer("manager", principal.sub, org_id)
+    return Peer("manager", principal.sub, org_id, _expecting_bot(session.status, session.dispatched_at))
+
+
+def _expecting_bot(status: SessionStatus, dispatched_at: object) -> bool:
+    return status == SessionStatus.active or dispatched_at is not None
 
 
 def _joinable(status: SessionStatus, transport: str | None) -> None:
@@ -98,9 +107,11 @@ async def negotiate(request: Request, session_id: UUID, peer: Peer, offer: WebRt
         org_id=peer.org_id, session_id=session_id, correlation_id=request.state.correlation_id,
     )
     try:
-        reply = await commands.request(command, negotiate_routing_key(session_id),
-                                       settings.webrtc_answer_timeout_seconds)
+        reply = await _request_bot(commands, command, session_id, settings, peer.expecting_bot)
     except CommandUnroutable as e:
+        if not peer.expecting_bot:
+            raise BotNotConnected("The interview has not been started: press Start (or dispatch it) first.",
+                                  code="interview_not_started") from e
         raise BotNotConnected("The interviewer has not joined this session yet; try again in a few seconds.",
                               details={"retryable": True}) from e
     except CommandTimedOut as e:
@@ -116,6 +127,22 @@ async def negotiate(request: Request, session_id: UUID, peer: Peer, offer: WebRt
         raise Conflict(refused.message, code="webrtc_refused", details={"reason": refused.code})
     raise BadGateway("The interviewer gave an answer the gateway does not understand.",
                      details={"type": reply.type})
+
+
+async def _request_bot(
+    commands: CommandClient, command: Any, session_id: UUID, settings: GatewaySettings, wait: bool,
+) -> Any:
+    """The offer to the session's bot; while the bot taking the session has not begun serving it
+    (``wait``: its job is out), tried again every ``BOT_POLL_SECONDS`` for ``webrtc_bot_wait_seconds``."""
+    deadline = time.monotonic() + (settings.webrtc_bot_wait_seconds if wait else 0)
+    while True:
+        try:
+            return await commands.request(command, negotiate_routing_key(session_id),
+                                          settings.webrtc_answer_timeout_seconds)
+        except CommandUnroutable:
+            if time.monotonic() + BOT_POLL_SECONDS > deadline:
+                raise
+            await asyncio.sleep(BOT_POLL_SECONDS)
 
 
 async def _session_svc(request: Request, path: str, token: str, params: dict[str, str] | None = None) -> Any:

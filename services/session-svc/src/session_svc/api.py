@@ -7,7 +7,9 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from session_svc import configs, service
-from session_svc.join.api import JoinLinksDep
+from session_svc.deps import SettingsDep
+from session_svc.dispatch import service as dispatch
+from session_svc.join.api import JoinLinksDep, QueueDep
 from session_svc.join.service import JoinLinks
 from voice_shared.api.common import Page
 from voice_shared.api.configs import ConfigCreate, ConfigPublic, ConfigUpdate, ConfigVersionPublic
@@ -127,9 +129,9 @@ async def list_sessions(
 
 @router.get("/sessions/{session_id}")
 async def get_session(
-    session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep, links: JoinLinksDep
+    session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep, links: JoinLinksDep, queue: QueueDep,
 ) -> SessionPublic:
-    return await service.get_session(db, principal, org_id, session_id, links)
+    return await service.get_session(db, principal, org_id, session_id, links, queue)
 
 
 @router.patch("/sessions/{session_id}")
@@ -168,6 +170,17 @@ async def start_session(
     request: Request, body: Transition = None,
 ) -> SessionPublic:
     return await _move(SessionStatus.ready, None, session_id, org_id, body, principal, db, relay, request)
+
+
+@router.post("/sessions/{session_id}/dispatch")
+async def dispatch_session(
+    session_id: UUID, org_id: OrgIdQuery, principal: PrincipalDep, db: DbDep, relay: RelayDep,
+    request: Request, links: JoinLinksDep, settings: SettingsDep,
+) -> SessionPublic:
+    dispatched = await dispatch.manager_dispatch(db, principal, org_id, session_id, correlation(request), settings,
+                                                 links)
+    relay.wake()
+    return dispatched
 
 
 @router.post("/sessions/{session_id}/end")

@@ -12,9 +12,11 @@ from session_svc.analytics import api as analytics_api
 from session_svc.analytics import handlers as analytics_handlers
 from session_svc.credentials import api as credentials_api
 from session_svc.credentials.bootstrap import secret_stores
+from session_svc.dispatch.service import LinkExpiry
 from session_svc.erasure import api as erasure_api
 from session_svc.erasure.transcripts import TranscriptErasure
 from session_svc.join import api as join_api
+from session_svc.join.service import QueueReader
 from session_svc.knowledge import api as knowledge_api
 from session_svc.org import api as org_api
 from session_svc.rooms import api as rooms_api
@@ -27,6 +29,7 @@ from voice_shared.bus import make_broker, publish_envelope
 from voice_shared.contracts import Envelope
 from voice_shared.db import make_engine, make_sessionmaker
 from voice_shared.http import bus_ready, create_service_app, database_ready
+from voice_shared.internal_api import PoolApi, token_source
 from voice_shared.outbox import OutboxRelay
 
 
@@ -51,22 +54,30 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
         await publish_envelope(broker, settings.bus_namespace, env)
 
     relay = OutboxRelay(sessions, settings.db_schema, publish, poll_seconds=settings.outbox_poll_seconds)
+    link_expiry = LinkExpiry(sessions, settings)
+    # Where a dispatched session waits for a bot: the orchestrator knows (the join page and GET session show it).
+    queue = QueueReader(PoolApi.connect(settings.bot_orchestrator_url, settings,
+                                        token_source(settings, "session-svc", "session")))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         sweeper_task = asyncio.create_task(rooms.run_sweeper(), name="room-sweeper")
+        expiry_task = asyncio.create_task(link_expiry.run(), name="link-expiry")
         try:
             yield
         finally:
             rooms.stop()
             relay.stop()
+            link_expiry.stop()
+            await expiry_task
             await sweeper_task
             await relay_task
             await broker.stop()
             await rooms.close()
             await transcript_erasure.client.aclose()
+            await queue.aclose()
             await engine.dispose()
 
     app = create_service_app(
@@ -76,6 +87,7 @@ def create_app(settings: SessionSettings | None = None, *, room_secrets: SecretR
     app.state.sessions = sessions
     app.state.relay = relay
     app.state.rooms = rooms
+    app.state.queue = queue
     app.state.transcript_erasure = transcript_erasure
     app.state.broker = broker
     app.state.secret_stores = secret_stores(settings)

@@ -64,6 +64,9 @@ class VoiceSession(SQLModel, table=True):
     deleted_at: datetime | None = None
     consent_at: datetime | None = None  # when the candidate agreed on the join page
     consent_text_version: str | None = None  # which wording of the consent they agreed to
+    join_deadline: datetime | None = None  # until when the candidate may press Start (set by start)
+    dispatched_at: datetime | None = None  # the bot job went out; cleared when a bot let the session go
+    dispatch_count: int = 0
 
 
 class VoiceShare(SQLModel, table=True):

@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from session_svc.analytics.models import SessionAnalytics
-from session_svc.models import VoiceConfig, VoiceSession, VoiceShare
+from session_svc.models import VoiceConfig, VoiceConfigVersion, VoiceSession, VoiceShare
 from session_svc.permissions import SessionFacts
 from voice_shared.api.access import LEVELS, Access, ShareLevel
 from voice_shared.api.common import decode_cursor, encode_cursor
+from voice_shared.api.configs import InterviewDefinition
 from voice_shared.auth import Principal
-from voice_shared.errors import NotFound
+from voice_shared.errors import Conflict, NotFound
 
 R = TypeVar("R")
 
@@ -118,3 +119,32 @@ def created_between(model: Any, start: datetime | None, end: datetime | None) ->
     if end is not None:
         where.append(model.created_at < end)
     return where
+
+
+async def lock_session(tx: AsyncSession, session_id: UUID) -> VoiceSession | None:
+    """The session's row (deleted or not), locked for the rest of the transaction."""
+    stmt = select(VoiceSession).where(col(VoiceSession.id) == session_id).with_for_update()
+    return (await tx.execute(stmt)).scalar_one_or_none()
+
+
+def running() -> ColumnElement[bool]:
+    """Sessions that hold (or wait for) a bot: active, or ready with their bot job out."""
+    s = VoiceSession
+    return and_(live_sessions(), or_(col(s.status) == "active",
+                                     and_(col(s.status) == "ready", col(s.dispatched_at).is_not(None))))
+
+
+async def running_interviews(tx: AsyncSession, org_id: UUID) -> int:
+    """The org's running interviews, counted under a per-org lock held to the end of the transaction,
+    so two Starts at once cannot both take the last place."""
+    await tx.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"dispatch:{org_id}", 0))))
+    stmt = select(func.count()).select_from(VoiceSession).where(col(VoiceSession.org_id) == org_id, running())
+    return int((await tx.execute(stmt)).scalar_one())
+
+
+async def session_definition(tx: AsyncSession, session: VoiceSession) -> InterviewDefinition:
+    """The config version the session runs; a 409 if it is gone (configs are soft-deleted, so only by hand)."""
+    version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
+    if version is None:
+        raise Conflict("The session's config version no longer exists.", code="config_not_found")
+    return InterviewDefinition.model_validate(version.definition)

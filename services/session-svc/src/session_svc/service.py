@@ -16,16 +16,15 @@ from sqlmodel import col
 from session_svc import repository as repo
 from session_svc.analytics import repository as analytics
 from session_svc.analytics.models import SessionAnalytics
-from session_svc.join.service import JoinLinks
+from session_svc.join.service import JoinLinks, QueueReader
 from session_svc.knowledge.service import link_kbs
 from session_svc.lifecycle import TERMINAL, check_transition
-from session_svc.models import VoiceConfigVersion, VoiceSession, VoiceShare
+from session_svc.models import VoiceSession, VoiceShare
 from session_svc.permissions import access, can_create_sessions, require_member
 from session_svc.rooms.service import Rooms, current_room, room_public
 from session_svc.settings import SCHEMA
 from voice_shared.api.access import Access, ShareLevel, allows
 from voice_shared.api.common import Page
-from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.sessions import (
     ConfigScores,
     SessionCreate,
@@ -46,7 +45,7 @@ from voice_shared.contracts import (
     envelope,
 )
 from voice_shared.db import SessionMaker, transaction
-from voice_shared.errors import AppError, Conflict, Forbidden, NotFound
+from voice_shared.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from voice_shared.outbox import add_to_outbox, claim_inbox
 
 S = SessionStatus
@@ -102,6 +101,7 @@ async def create_session(
     require_member(principal, org_id)
     if not can_create_sessions(principal, org_id):
         raise Forbidden("Only org members may create sessions.")
+    _check_deadline(body.join_deadline)
     async with transaction(db, org_id) as tx:
         config = await repo.get_config_row(tx, body.config_id)
         if not config.active:
@@ -115,6 +115,7 @@ async def create_session(
             candidate_email=body.candidate_email, metadata_=body.metadata,
             created_by=principal.sub, assignee_id=body.assignee_id,
             shared_with_workspace=body.shared_with_workspace, created_at=now, updated_at=now,
+            join_deadline=body.join_deadline,
         )
         tx.add(session)
         await tx.flush()
@@ -131,12 +132,14 @@ async def create_session(
 
 
 async def get_session(
-    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, links: JoinLinks | None = None
+    db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, links: JoinLinks | None = None,
+    queue: QueueReader | None = None,
 ) -> SessionPublic:
     async with transaction(db, org_id) as tx:
         session, granted, scores = await require_session_scores(tx, principal, org_id, session_id, "view")
         room = await current_room(tx, session.id) if granted == "manage" else None
-    return public(session, granted, links, scores).model_copy(update={"room": room_public(room)})
+    place = await queue.place(session) if queue is not None else None
+    return public(session, granted, links, scores).model_copy(update={"room": room_public(room), "queue": place})
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,16 @@ async def list_sessions(
     return Page[SessionPublic](items=items, total=total, next_cursor=next_cursor)
 
 
+def _check_deadline(deadline: datetime | None, status: SessionStatus = S.pending) -> None:
+    """A join deadline is in the future, and only a session the candidate has not started may change it."""
+    if status not in (S.pending, S.ready):
+        raise Conflict(f"The session is {status}: its join deadline no longer applies.",
+                       code="join_deadline_fixed", details={"status": status})
+    if deadline is not None and deadline <= datetime.now(UTC):
+        raise ValidationFailed("joinDeadline must be in the future.", code="validation_failed",
+                               details=[{"loc": ["body", "joinDeadline"], "msg": "must be in the future"}])
+
+
 async def update_session(
     db: SessionMaker, principal: Principal, org_id: UUID, session_id: UUID, body: SessionUpdate,
     links: JoinLinks | None = None,
@@ -201,8 +214,11 @@ async def update_session(
             tx, principal, org_id, session_id, "manage", lock=True)
         if "metadata" in changes:
             session.metadata_ = changes.pop("metadata") or {}
+        if "join_deadline" in changes:
+            _check_deadline(changes["join_deadline"], SessionStatus(session.status))
         for field, value in changes.items():
-            if value is None and field in ("candidate_name", "candidate_email", "shared_with_workspace"):
+            if value is None and field in ("candidate_name", "candidate_email", "shared_with_workspace",
+                                           "join_deadline"):
                 continue  # explicit null on a required field leaves it as it is
             setattr(session, field, value)
         session.updated_at = datetime.now(UTC)
@@ -210,7 +226,7 @@ async def update_session(
     return public(session, granted, links, scores)
 
 
-def _transition(
+def apply_transition(
     session: VoiceSession, target: SessionStatus, reason: str | None, actor: str,
     correlation_id: str | None, transport: str = "local",
 ) -> list[Envelope]:
@@ -224,7 +240,7 @@ def _transition(
         return [wrap(SessionStarted(
             session_id=session.id, config_id=session.config_id,
             config_version=session.config_version, transport=transport,  # type: ignore[arg-type]
-            started_by=actor,
+            started_by=actor, join_deadline=session.join_deadline,
         ))]
     if target == S.active:
         session.active_at = now
@@ -242,18 +258,14 @@ async def transition(
     target: SessionStatus, reason: str | None, correlation_id: str, links: JoinLinks | None = None,
     rooms: Rooms | None = None,
 ) -> SessionPublic:
-    """A user's start (to ready), end (to completed) or cancel."""
-    if target == S.ready and rooms is not None:
+    """A user's start (to ready: ``rooms`` provisions the room), end (to completed) or cancel."""
+    if target == S.ready:
+        assert rooms is not None, "start provisions a room"
         return await start_session(db, rooms, principal, org_id, session_id, reason, correlation_id, links)
     async with transaction(db, org_id) as tx:
         session, granted, scores = await require_session_scores(
             tx, principal, org_id, session_id, "manage", lock=True)
-        transport = "local"
-        if target == S.ready:
-            version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
-            if version is not None:
-                transport = InterviewDefinition.model_validate(version.definition).providers.transport
-        events = _transition(session, target, reason, principal.sub, correlation_id, transport)
+        events = apply_transition(session, target, reason, principal.sub, correlation_id)
         tx.add(session)
         await tx.flush()
         await add_to_outbox(tx, SCHEMA, *events)
@@ -264,21 +276,24 @@ async def start_session(
     db: SessionMaker, rooms: Rooms, principal: Principal, org_id: UUID, session_id: UUID,
     reason: str | None, correlation_id: str, links: JoinLinks | None = None,
 ) -> SessionPublic:
-    """pending -> ready: reserve a room, ask its provider outside any transaction, then move.
+    """pending -> ready: reserve a room open until the join deadline, ask its provider outside any
+    transaction, then move. No bot is taken: the candidate's Start dispatches it.
 
-    If the provider fails, the session stays pending with the failure as its status reason, so a
-    retried start provisions a fresh room (the reserved one is deleted now or by the sweeper).
+    The deadline is the session's own, else ``linkValidHours`` of its config from now. If the provider
+    fails, the session stays pending with the failure as its status reason, so a retried start
+    provisions a fresh room (the reserved one is deleted now or by the sweeper).
     """
     async with transaction(db, org_id) as tx:
         session, granted, scores = await require_session_scores(
             tx, principal, org_id, session_id, "manage", lock=True)
         check_transition(SessionStatus(session.status), S.ready)
-        version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
-        if version is None:
-            raise Conflict("The session's config version no longer exists.", code="config_not_found")
-        definition = InterviewDefinition.model_validate(version.definition)
+        definition = await repo.session_definition(tx, session)
+        deadline = session.join_deadline or datetime.now(UTC) + timedelta(hours=definition.link_valid_hours)
+        if deadline <= datetime.now(UTC):
+            raise Conflict("The session's joinDeadline has passed: set a later one before starting it.",
+                           code="join_deadline_passed", details={"joinDeadline": deadline.isoformat()})
         reservation = await rooms.reserve(
-            tx, session, definition.providers.transport, definition.max_duration_minutes,
+            tx, session, definition.providers.transport, deadline, definition.max_duration_minutes,
             # Daily records only in its cloud; 'audio' is the bot's own recording.
             "cloud" if definition.providers.recording == "cloud" else "off",
         )
@@ -304,8 +319,9 @@ async def start_session(
         )).scalar_one()
         started = session.deleted_at is None and SessionStatus(session.status) == S.pending
         if started:
-            events = _transition(session, S.ready, reason, principal.sub, correlation_id,
-                                 definition.providers.transport)
+            session.join_deadline = deadline
+            events = apply_transition(session, S.ready, reason, principal.sub, correlation_id,
+                                      definition.providers.transport)
             tx.add(session)
             await tx.flush()
             await add_to_outbox(tx, SCHEMA, *events)
@@ -334,8 +350,8 @@ async def apply_bot_event(
         events = []
         if SessionStatus(session.status) == S.ready and target in TERMINAL:
             # bot.finished overtook bot.joined (separate queues): pass through active on the way.
-            events += _transition(session, S.active, None, "bot", correlation_id)
-        events += _transition(session, target, reason, "bot", correlation_id)
+            events += apply_transition(session, S.active, None, "bot", correlation_id)
+        events += apply_transition(session, target, reason, "bot", correlation_id)
         tx.add(session)
         await tx.flush()
         await add_to_outbox(tx, SCHEMA, *events)
@@ -350,7 +366,7 @@ async def delete_session(
         session, _ = await require_session(tx, principal, org_id, session_id, "manage", lock=True)
         events = []
         if SessionStatus(session.status) not in TERMINAL:
-            events = _transition(session, S.cancelled, "deleted", principal.sub, correlation_id)
+            events = apply_transition(session, S.cancelled, "deleted", principal.sub, correlation_id)
         session.deleted_at = datetime.now(UTC)
         tx.add(session)
         await tx.flush()

@@ -71,6 +71,13 @@ class SessionSettings(ServiceSettings):
     daily_backoff_seconds: float = Field(default=0.5, ge=0)
     daily_backoff_max_seconds: float = Field(default=8.0, ge=0)
 
+    # --- invitations and dispatch -----------------------------------------------------------
+    # Interviews an org may run at once (dispatched or active), unless its settings say otherwise.
+    max_concurrent_interviews: int = Field(default=20, ge=1, le=10_000)
+    # How often sessions past their join deadline are ended (failed, link_expired).
+    link_expiry_sweep_seconds: float = Field(default=30.0, gt=0)
+    link_expiry_sweep_batch: int = Field(default=100, ge=1, le=10_000)
+
     @model_validator(mode="after")
     def _usable_keks(self) -> "SessionSettings":
         decode_kek(self.kek.get_secret_value(), "VOICE_KEK")

@@ -192,6 +192,10 @@ class InterviewDefinition(WriteModel):
                     "between sentences; longer for thoughtful answers, shorter for a brisk screening). "
                     "Unset: the bot's default (1.2 s).",
     )
+    link_valid_hours: int = Field(
+        default=72, ge=1, le=24 * 30,
+        description="How long the candidate's link stays valid after the session is started (invited), "
+                    "unless the session sets its own joinDeadline.")
     questions: list[Question] = Field(min_length=1, max_length=50)
     rubric: Rubric
     scoring: Scoring = Field(default_factory=Scoring)
@@ -225,6 +229,7 @@ class ConfigUpdate(WriteModel):
     max_duration_minutes: int | None = Field(default=None, ge=1, le=240)
     idle_timeout_seconds: int | None = Field(default=None, ge=5, le=600)
     answer_pause_seconds: float | None = Field(default=None, ge=0.3, le=5.0)
+    link_valid_hours: int | None = Field(default=None, ge=1, le=24 * 30)
     questions: list[Question] | None = Field(default=None, min_length=1, max_length=50)
     rubric: Rubric | None = None
     scoring: Scoring | None = None

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from voice_shared.api.common import ApiModel, WriteModel
+from voice_shared.api.pool import QueuePlace
 from voice_shared.contracts import SessionStatus
 
 # Session metadata key whose text names the hiring company on the join page.
@@ -18,6 +19,7 @@ class JoinInfo(ApiModel):
 
     session_id: UUID
     status: SessionStatus
+    status_reason: str | None = Field(default=None, description="Why it ended (e.g. 'link_expired'), once it has.")
     candidate_name: str
     interviewer_name: str = Field(description="The AI interviewer's name (the config's botName).")
     company_name: str | None = Field(
@@ -33,6 +35,11 @@ class JoinInfo(ApiModel):
     data_retention_days: int = Field(description="How long recordings and transcripts are kept.")
     consent_at: datetime | None
     consent_text_version: str | None
+    join_deadline: datetime | None = Field(default=None, description="Until when the candidate may press Start.")
+    dispatched_at: datetime | None = Field(
+        default=None, description="When the candidate pressed Start (the interviewer is on the way); null before.")
+    queue: QueuePlace | None = Field(
+        default=None, description="While every interviewer is busy: the candidate's place in line and an estimate.")
 
 
 class ConsentCreate(WriteModel):

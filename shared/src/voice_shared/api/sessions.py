@@ -4,11 +4,12 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from voice_shared.api.access import Access, ShareLevel
 from voice_shared.api.analytics import Decision, Scorer
 from voice_shared.api.common import ApiModel, Email, Metadata, WriteModel
+from voice_shared.api.pool import QueuePlace
 from voice_shared.api.rooms import RoomPublic
 from voice_shared.contracts import SessionStatus
 
@@ -23,6 +24,9 @@ class SessionCreate(WriteModel):
     assignee_id: str | None = Field(default=None, min_length=1, max_length=200)
     kb_ids: list[UUID] = Field(default_factory=list, max_length=20)
     metadata: Metadata = Field(default_factory=dict)
+    join_deadline: AwareDatetime | None = Field(
+        default=None, description="Until when the candidate may start the interview from the link; unset: "
+                                  "start sets it from the config's linkValidHours.")
 
 
 class SessionUpdate(WriteModel):
@@ -31,6 +35,9 @@ class SessionUpdate(WriteModel):
     metadata: Metadata | None = None
     assignee_id: str | None = Field(default=None, min_length=1, max_length=200)
     shared_with_workspace: bool | None = None
+    join_deadline: AwareDatetime | None = Field(
+        default=None, description="A new deadline for the candidate's Start (while the session is pending or "
+                                  "ready); the join link then expires with it.")
 
 
 class SessionTransition(WriteModel):
@@ -89,6 +96,15 @@ class SessionPublic(ApiModel):
     consent_text_version: str | None = Field(
         default=None, description="The version of the consent text the candidate agreed to."
     )
+    join_deadline: datetime | None = Field(
+        default=None, description="Until when the candidate may press Start; past it a ready session ends "
+                                  "failed with reason link_expired.")
+    dispatched_at: datetime | None = Field(
+        default=None, description="When the bot job went out (the candidate pressed Start, or a manager "
+                                  "dispatched); null again if the bot let it go because no one connected.")
+    queue: QueuePlace | None = Field(
+        default=None, description="While the dispatched session waits for a free bot: its place and an estimate "
+                                  "(single-session reads only).")
     room: RoomPublic | None = Field(
         default=None,
         description="The live room, for callers who manage the session, on single-session reads "

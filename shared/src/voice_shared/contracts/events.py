@@ -47,7 +47,8 @@ class SessionCreated(Event):
 
 @register
 class SessionStarted(Event):
-    """A session was started: it is ready for the bot and the candidate to join."""
+    """A session was started (the candidate invited): its room is provisioned and its join link issued,
+    valid until the join deadline. No bot is taken yet: that is ``session.dispatched``."""
 
     type = "session.started"
     session_id: UUID = Field(description="The session.")
@@ -55,6 +56,22 @@ class SessionStarted(Event):
     config_version: int = Field(ge=1, description="Config version the bot must run.")
     transport: Literal["local", "daily"] = Field(description="Room transport of the config.")
     started_by: str = Field(description="Subject of the user who started it.")
+    join_deadline: datetime | None = Field(
+        default=None, description="Until when the candidate may start the interview from the link.")
+
+
+@register
+class SessionDispatched(Event):
+    """The session's bot job: the candidate pressed Start (or a manager dispatched it), so one warm
+    bot takes the session now. The bot job queue is bound to this event."""
+
+    type = "session.dispatched"
+    session_id: UUID = Field(description="The session.")
+    config_id: UUID = Field(description="Interview config.")
+    config_version: int = Field(ge=1, description="Config version the bot must run.")
+    transport: Literal["local", "daily"] = Field(description="Room transport of the config.")
+    dispatched_by: str = Field(description="'candidate:<session id>' or the subject of the user who dispatched it.")
+    attempt: int = Field(default=1, ge=1, description="1 for the first Start; more after a bot released it.")
 
 
 @register
@@ -138,6 +155,17 @@ class BotLost(Event):
     bot_id: str = Field(description="The lost bot worker.")
     session_id: UUID | None = Field(default=None, description="Session it was serving, if any.")
     last_heartbeat_at: datetime = Field(description="Its last heartbeat.")
+
+
+@register
+class BotReleased(Event):
+    """A bot let a dispatched session go without interviewing: the candidate did not connect in time.
+    The session stays ready; the candidate may press Start again before the join deadline."""
+
+    type = "bot.released"
+    session_id: UUID = Field(description="The session.")
+    bot_id: str = Field(description="The bot worker's id.")
+    reason: str = Field(description="e.g. 'candidate_no_show'.")
 
 
 @register

@@ -1,4 +1,4 @@
-"""One interview, from the bot job (a ``session.started`` event) to ``bot.finished``.
+"""One interview, from the bot job (a ``session.dispatched`` event) to ``bot.finished``.
 
 1. Read the session's plan from session-svc. A session that is gone or already over is dropped
    quietly; one this worker cannot run (a provider or key it does not have, a Daily room without
@@ -8,8 +8,9 @@
    candidate. Local rooms: an offer is answered with a fresh peer connection and a pipeline that starts
    at once. Daily rooms: with the room and owner token session-svc gives it, the bot's pipeline starts
    at once and its ``DailyTransport`` joins the room and waits there; the first participant to join is
-   the candidate (offers are refused). No one connected in ``no_show_timeout_seconds``: the session
-   fails with ``candidate_no_show``.
+   the candidate (offers are refused). No one connected in ``no_show_timeout_seconds`` (the job comes
+   when the candidate presses Start, so seconds are plenty): the bot lets the session go
+   (``bot.released``) and the candidate may press Start again; a resumed interview fails instead.
 3. ``bot.joined`` when the candidate connects (the transport's ``on_client_connected``); the engine greets
    and walks the plan while the interviewer processor publishes questions, answers and transcript segments.
 4. The engine's end (plan complete, time up, silence, the candidate asked to stop) ends the pipeline;
@@ -62,11 +63,12 @@ from voice_shared.contracts import (
     AnswerReceived,
     BotFinished,
     BotJoined,
+    BotReleased,
     Envelope,
     Event,
     NegotiateWebRtc,
     RecordingCompleted,
-    SessionStarted,
+    SessionDispatched,
     SessionStatus,
     TranscriptSegment,
     WebRtcAnswered,
@@ -85,9 +87,9 @@ RECALL_READS, RECALL_SETTLE_SECONDS = 5, 0.4
 class JobResult:
     """``skipped``: nothing to do (the session is gone or over); ``returned``: the job goes back to the
     queue for another bot (this one is stopping and the candidate had not joined). Neither published
-    anything about the session."""
+    anything about the session. ``released``: the candidate did not connect in time (``bot.released``)."""
 
-    outcome: Literal["completed", "failed", "skipped", "returned"]
+    outcome: Literal["completed", "failed", "skipped", "returned", "released"]
     reason: str
 
 
@@ -147,7 +149,7 @@ class InterviewJob:
     """Runs one session's interview; ``run()`` returns when the bot has left and said so."""
 
     def __init__(
-        self, ctx: WorkerContext, started: SessionStarted, env: Envelope, *, redelivered: bool = False
+        self, ctx: WorkerContext, started: SessionDispatched, env: Envelope, *, redelivered: bool = False
     ) -> None:
         self._ctx = ctx
         self._settings = ctx.settings
@@ -311,7 +313,13 @@ class InterviewJob:
                 return JobResult("returned", "bot_shutdown")
             if not joined and waiting_gone is not None and waiting_gone.is_set():
                 return await self._finish(*self._outcome())
-            if not joined:
+            if not joined and plan.status == SessionStatus.ready:
+                # The candidate pressed Start and never connected: the session stays ready for another Start.
+                assert self._record is not None
+                self._record.emit(BotReleased(session_id=self.session_id, bot_id=self._ctx.bot_id,
+                                              reason="candidate_no_show"))
+                return JobResult("released", "candidate_no_show")
+            if not joined:  # a resumed interview whose candidate did not come back
                 return await self._finish("failed", "candidate_no_show")
             ends_at = self._ctx.clock() + plan.definition.max_duration_minutes * 60 + self._settings.overrun_seconds
             while True:

@@ -16,7 +16,7 @@ MAX_QUICK_CRASHES = 3
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: SIGTERM when the keeper dies, so a killed keeper leaves no worker behind (Linux)."""
     try:
         import ctypes
@@ -50,7 +50,7 @@ Returns the worker's exit status if it keeps crashing right after start.
         started = time.monotonic()
         # A session of its own: a terminal's Ctrl-C reaches the worker once, forwarded by us.
         child = subprocess.Popen(list(worker), start_new_session=True,
-                                 preexec_fn=_die_with_parent)
+                                 preexec_fn=die_with_parent)
         code = child.wait()
         if stopping or once or code == 0:
             return 0 if stopping else code

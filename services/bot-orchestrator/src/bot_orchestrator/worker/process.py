@@ -1,6 +1,6 @@
 """The long-lived bot worker process: warm models, one job at a time, heartbeats, recycling.
 
-The job queue (``bot.jobs``, bound to ``session.started``) is consumed with prefetch 1 and manual
+The job queue (``bot.jobs``, bound to ``session.dispatched``) is consumed with prefetch 1 and manual
 acks: a job is acked only once its interview is over, so if this process dies mid-interview RabbitMQ
 hands the job to another warm bot (up to the queue's delivery limit, then it is dead-lettered).
 After ``max_interviews`` or past ``max_rss_mb`` the process stops consuming *before* it acks its last
@@ -31,7 +31,7 @@ from bot_orchestrator.worker.keeper import EXIT_RECYCLE
 from bot_orchestrator.worker.models import Models, load_models
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.bus import consume_instance, consume_jobs, make_broker, publish_envelope, subscription
-from voice_shared.contracts import BotHeartbeat, Envelope, SessionEnded, SessionStarted, envelope
+from voice_shared.contracts import BotHeartbeat, Envelope, SessionDispatched, SessionEnded, envelope
 from voice_shared.internal_api import SessionApi, TranscriptApi
 from voice_shared.logging import configure_logging
 
@@ -56,7 +56,7 @@ def rss_bytes() -> int:
 @dataclass
 class Job:
     env: Envelope
-    started: SessionStarted
+    started: SessionDispatched
     message: RabbitMessage
 
 
@@ -81,9 +81,10 @@ class BotWorker:
         self.current: InterviewJob | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._stop = asyncio.Event()
+        self._beats_now: set[asyncio.Task[None]] = set()
         self._ctx = WorkerContext(settings, models, self.broker, self.session_api, self.transcript_api,
                                   self._publish, settings.bot_id)
-        self._subscriber = consume_jobs(self.broker, settings.bus_namespace, JOBS, SessionStarted)(self._on_job)
+        self._subscriber = consume_jobs(self.broker, settings.bus_namespace, JOBS, SessionDispatched)(self._on_job)
         # Told of every session's end, to let go of its own at once (cancelled while it waits, say).
         consume_instance(self.broker, settings.bus_namespace, f"bot.{settings.bot_id}.ended", SessionEnded)(
             self._on_session_ended)
@@ -126,6 +127,7 @@ class BotWorker:
                     log.error("job_settle_failed", session_id=str(job.started.session_id),
                               error=f"{type(e).__name__}: {e}")
                 self.state = "draining" if self._stop.is_set() else "idle"
+                self._beat_now()
             self.state = "draining"
             await self._heartbeat()
         finally:
@@ -137,6 +139,7 @@ class BotWorker:
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeats
+            await asyncio.gather(*self._beats_now, return_exceptions=True)
             await self.broker.stop()
             for api in self._own_apis:
                 await api.aclose()
@@ -145,7 +148,7 @@ class BotWorker:
 
     # --- jobs ------------------------------------------------------------------------------------------
 
-    async def _on_job(self, started: SessionStarted, env: Envelope, message: RabbitMessage) -> None:
+    async def _on_job(self, started: SessionDispatched, env: Envelope, message: RabbitMessage) -> None:
         # Handed to the main loop, which acks when the interview is over (prefetch 1: nothing else
         # is delivered meanwhile).
         await self._jobs.put(Job(env, started, message))
@@ -169,6 +172,7 @@ class BotWorker:
         session = str(job.started.session_id)
         redelivered = bool(job.message.raw_message.redelivered)
         self.current = InterviewJob(self._ctx, job.started, job.env, redelivered=redelivered)
+        self._beat_now()  # the orchestrator sees the pick-up (queue, pool) at once, not at the next beat
         with structlog.contextvars.bound_contextvars(session_id=session, event_id=str(job.env.event_id)):
             try:
                 result = await self.current.run()
@@ -184,7 +188,7 @@ class BotWorker:
         log.info("job_done", session_id=session, outcome=result.outcome, reason=result.reason)
         if result.outcome == "returned":
             return lambda: job.message.nack(requeue=True)
-        if result.outcome != "skipped":
+        if result.outcome in ("completed", "failed"):
             self.interviews_served += 1
         return job.message.ack
 
@@ -202,6 +206,11 @@ class BotWorker:
 
     async def _publish(self, env: Envelope) -> None:
         await publish_envelope(self.broker, self.settings.bus_namespace, env)
+
+    def _beat_now(self) -> None:
+        task = asyncio.create_task(self._heartbeat(), name="bot-heartbeat-now")
+        self._beats_now.add(task)
+        task.add_done_callback(self._beats_now.discard)
 
     async def _beat(self) -> None:
         while True:

@@ -27,8 +27,9 @@ class BotSettings(ServiceSettings):
     # After SIGTERM, how long a running interview may go on before it is ended.
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
 
-    # A candidate who has not connected by then makes the session fail (candidate_no_show).
-    no_show_timeout_seconds: float = Field(default=300.0, gt=0)
+    # The job comes when the candidate presses Start: one who has not connected by then is let go
+    # (bot.released, the session stays ready for another Start), so the bot serves someone else.
+    no_show_timeout_seconds: float = Field(default=30.0, gt=0)
     # A candidate whose connection drops may connect again this long; the interview then goes on.
     rejoin_grace_seconds: float = Field(default=20.0, ge=0)
     # Beyond the config's max_duration, before a stuck interview is cut off (the engine ends it on time).

@@ -4,6 +4,8 @@ The join token in the path is the candidate's only credential. The gateway verif
 calls session-svc's internal join API with that same token, which session-svc verifies again.
 """
 
+from datetime import UTC, datetime
+
 import httpx
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -77,18 +79,47 @@ async def join(request: Request, token: str) -> HTMLResponse:
         return error_page(502, "Something went wrong",
                           "We could not load your interview. Please reload this page in a minute.")
     info = JoinInfo.model_validate_json(answer.content)
+    if info.status == SessionStatus.failed and info.status_reason == "link_expired" or _past_deadline(info):
+        when = f" on {info.join_deadline:%d %B %Y at %H:%M} UTC" if info.join_deadline else ""
+        return error_page(410, "This link has expired",
+                          f"The interview could be started until{when or ' its deadline'}. "
+                          "Ask the person who invited you for a new link.")
     if info.status in ENDED:
         return error_page(410, "This interview has ended",
                           "Thank you for your time. You can close this page.")
     return join_page(token, info)
 
 
-@router.post("/join/{token}/consent")
-async def consent(request: Request, token: str, body: ConsentCreate) -> Response:
-    """Store the candidate's consent on the session (JSON, for the page's script)."""
+def _past_deadline(info: JoinInfo) -> bool:
+    """Ready, never started by the candidate, and past its deadline (the sweeper ends it soon)."""
+    return (info.status == SessionStatus.ready and info.dispatched_at is None
+            and info.join_deadline is not None and info.join_deadline <= datetime.now(UTC))
+
+
+async def _relay(request: Request, token: str, method: str, action: str, body: ConsentCreate | None = None) -> Response:
+    """session-svc's internal join API's JSON answer, as it is, for the page's script."""
     claims = _claims(request, token)  # a bad link is a 401 here, before anything else
-    answer = await _session_svc(request, "POST", f"/internal/join/{claims.sid}/consent", token, body)
+    path = f"/internal/join/{claims.sid}" + (f"/{action}" if action else "")
+    answer = await _session_svc(request, method, path, token, body)
     if not answer.headers.get("content-type", "").startswith("application/json"):
         raise BadGateway("session-svc gave an answer that is not JSON.", details={"upstream": "session-svc"})
     return Response(answer.content or None, status_code=answer.status_code,
                     media_type=answer.headers.get("content-type"))
+
+
+@router.post("/join/{token}/consent")
+async def consent(request: Request, token: str, body: ConsentCreate) -> Response:
+    """Store the candidate's consent on the session."""
+    return await _relay(request, token, "POST", "consent", body)
+
+
+@router.post("/join/{token}/start")
+async def start(request: Request, token: str) -> Response:
+    """The candidate pressed Start: send the interviewer (the page's state comes back, with the queue)."""
+    return await _relay(request, token, "POST", "start")
+
+
+@router.get("/join/{token}/state")
+async def state(request: Request, token: str) -> Response:
+    """The page's state while it waits: status, whether the interviewer is on the way, the queue."""
+    return await _relay(request, token, "GET", "")

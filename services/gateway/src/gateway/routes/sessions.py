@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import Body, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from gateway.routes.common import PublicRouter
+from gateway.routes.common import PublicRouter, _error
 from gateway.upstream import forward
 from voice_shared.api.common import Page
 from voice_shared.api.sessions import (
@@ -71,8 +71,22 @@ async def delete_session(request: Request, session_id: UUID, org_id: OrgIdQuery)
 
 @router.post("/sessions/{session_id}/start", response_model=SessionPublic)
 async def start_session(request: Request, session_id: UUID, org_id: OrgIdQuery, body: Transition = None) -> Response:
-    """Provision the room and issue the candidate link: pending -> ready."""
+    """Invite the candidate: provision the room and issue the link, valid until joinDeadline (pending -> ready).
+
+    No bot is taken: the candidate's Start on the join page sends it (or `dispatch`)."""
     return await forward(request, body)
+
+
+@router.post("/sessions/{session_id}/dispatch", response_model=SessionPublic, responses={
+    410: _error("The join deadline has passed (`link_expired`): the session has ended."),
+    429: _error("The organisation runs its limit of interviews at once (`concurrency_limit`, with the limit)."),
+})
+async def dispatch_session(request: Request, session_id: UUID, org_id: OrgIdQuery) -> Response:
+    """Send the interviewer now, as the candidate's Start would (an interview run live with a recruiter).
+
+    409 unless the session is ready; 410 `link_expired` past its join deadline; 429 `concurrency_limit`
+    when the org already runs its limit of interviews. Sending it again changes nothing."""
+    return await forward(request)
 
 
 @router.post("/sessions/{session_id}/end", response_model=SessionPublic)

@@ -1,9 +1,12 @@
 /*
- * The candidate's join page: consent first, then the interview.
+ * The candidate's join page: consent first, then a microphone check, then Start, then the interview.
  *
- * Local rooms: microphone -> RTCPeerConnection -> the offer is POSTed to the gateway with the join
- * token -> the bot's answer; the bot's audio plays and its data-channel messages become captions.
- * Daily rooms: Daily's prebuilt room in a frame, opened with the candidate's meeting token.
+ * No interviewer waits before Start: pressing it sends one (POST startUrl), and the page connects at
+ * once. Local rooms: the microphone and the RTCPeerConnection (its offer and ICE gathering) are made
+ * ready during the microphone check, so after Start only the offer's trip remains: it is POSTed to the
+ * gateway with the join token, which holds it until the interviewer taking the session answers. While
+ * every interviewer is busy, the page shows the candidate's place in line. Daily rooms: Daily's prebuilt
+ * room in a frame, opened with the candidate's meeting token.
  *
  * Live captions: every caption source calls window.voiceJoin.addCaption({speaker, text, final}).
  * Today that is the bot's data channel (handleDataMessage); the live transcript WebSocket can
@@ -15,14 +18,17 @@
   const settings = JSON.parse(document.getElementById("join-settings").textContent);
   const el = (id) => document.getElementById(id);
 
-  // Answers that mean "not yet" (the bot is still starting, or the session not started yet).
-  const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-  const OFFER_RETRY_MS = 3000;
-  const OFFER_ATTEMPTS = 40;
+  // Answers that mean "not yet" (the interviewer is on its way, or a service is busy).
+  const RETRYABLE_STATUS = new Set([502, 503, 504]);
+  const OFFER_RETRY_MS = 500; // the gateway itself waits several seconds for the interviewer per attempt
+  const OFFER_ATTEMPTS = 20; // beyond these, only while the candidate is in the queue
   const ICE_GATHERING_TIMEOUT_MS = 3000;
   const PING_MS = 1000; // the bot's transport counts the candidate as gone after 3 s without one
 
-  const state = { pc: null, mic: null, channel: null, pingTimer: null, pcId: null, left: false };
+  const state = {
+    pc: null, mic: null, channel: null, pingTimer: null, pcId: null, left: false,
+    prepared: null, meter: null,
+  };
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -52,10 +58,28 @@
 
   function worthRetrying(status, error) {
     if (RETRYABLE_STATUS.has(status)) return true;
-    const details = error.details || {};
-    if (details.retryable === true) return true;
-    // The interview has not been started yet: the room opens when it is.
-    return error.code === "session_not_joinable" && details.status === "pending";
+    return (error.details || {}).retryable === true;
+  }
+
+  function minutes(seconds) {
+    const m = Math.max(1, Math.round(seconds / 60));
+    return m === 1 ? "about a minute" : "about " + m + " minutes";
+  }
+
+  function queueText(queue) {
+    if (!queue) return "Waiting for " + settings.interviewerName + " to be ready…";
+    const place = queue.position === 1 ? "You are next in line" : "You are number " + queue.position + " in line";
+    return "Every interviewer is busy right now. " + place + " (" + minutes(queue.estimatedWaitSeconds) +
+      "). Keep this page open: " + settings.interviewerName + " will greet you as soon as one is free.";
+  }
+
+  async function pageState() {
+    try {
+      const response = await fetch(settings.stateUrl, { headers: { Accept: "application/json" } });
+      return response.ok ? response.json() : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   // --- captions ------------------------------------------------------------------------------
@@ -153,6 +177,7 @@
 
   async function postOffer(description) {
     for (let attempt = 1; ; attempt += 1) {
+      if (state.left) throw new Error("You have left the interview.");
       let response = null;
       try {
         response = await fetch(settings.offerUrl, {
@@ -171,12 +196,24 @@
         const error = await errorOf(response);
         if (!worthRetrying(response.status, error)) throw new Error(error.message);
       }
-      if (state.left || attempt >= OFFER_ATTEMPTS) {
+      const now = await pageState();
+      const waiting = now && now.dispatchedAt && now.status === "ready";
+      if (now && !waiting && now.status !== "active") {
+        // The interviewer gave up waiting for the connection (or the interview ended meanwhile).
+        throw new StartAgain(now.status === "ready"
+          ? settings.interviewerName + " could not reach you. Check your connection, then press Start again."
+          : "This interview has ended.");
+      }
+      if (attempt >= OFFER_ATTEMPTS && !(now && now.queue)) {
         throw new Error(settings.interviewerName + " is not ready yet. Please reload this page to try again.");
       }
-      setStatus("Waiting for " + settings.interviewerName + " to be ready…");
+      setStatus(queueText(now && now.queue));
       await sleep(OFFER_RETRY_MS);
     }
+  }
+
+  function StartAgain(message) {
+    this.message = message;
   }
 
   function onConnectionState() {
@@ -193,9 +230,10 @@
     }
   }
 
-  async function connectLocal() {
-    setPhase("microphone");
-    setStatus("Asking for your microphone…");
+  // --- the microphone check, and the connection made ready before Start ---------------------------
+
+  async function openMicrophone() {
+    if (state.mic) return state.mic;
     try {
       state.mic = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
@@ -203,10 +241,42 @@
     } catch (e) {
       throw new Error("We could not use your microphone. Allow this page to use it in your browser, then reload.");
     }
+    return state.mic;
+  }
+
+  function showLevel(stream) {
+    // The bar follows the voice, so the candidate sees that the microphone hears them.
+    try {
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 1024;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      const samples = new Float32Array(analyser.fftSize);
+      state.meter = { ctx: ctx, timer: setInterval(() => {
+        analyser.getFloatTimeDomainData(samples);
+        let sum = 0;
+        for (const x of samples) sum += x * x;
+        el("mic-level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+      }, 100) };
+    } catch (e) {
+      el("mic-level").hidden = true; // no level shown, the microphone still works
+    }
+  }
+
+  function stopLevel() {
+    if (!state.meter) return;
+    clearInterval(state.meter.timer);
+    state.meter.ctx.close().catch(() => {});
+    state.meter = null;
+  }
+
+  async function prepareLocal() {
+    // The offer (with its ICE candidates) is ready before Start: after it only the trip to the interviewer remains.
+    const mic = await openMicrophone();
     const pc = new RTCPeerConnection({ iceServers: settings.iceServers });
     state.pc = pc;
     // Audio first: the bot reads the first transceiver as the candidate's microphone.
-    pc.addTransceiver(state.mic.getAudioTracks()[0], { direction: "sendrecv", streams: [state.mic] });
+    pc.addTransceiver(mic.getAudioTracks()[0], { direction: "sendrecv", streams: [mic] });
     pc.addEventListener("track", (event) => {
       const audio = el("interviewer-audio");
       audio.srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -224,11 +294,16 @@
     });
     channel.addEventListener("message", (event) => handleDataMessage(event.data));
 
-    setPhase("offering");
-    setStatus("Connecting to " + settings.interviewerName + "…");
     await pc.setLocalDescription(await pc.createOffer());
     await iceGatheringComplete(pc);
-    const answer = await postOffer(pc.localDescription);
+    state.prepared = pc.localDescription;
+  }
+
+  async function connectLocal() {
+    setPhase("offering");
+    setStatus("Connecting to " + settings.interviewerName + "…");
+    const pc = state.pc;
+    const answer = await postOffer(state.prepared);
     state.pcId = answer.pc_id || answer.pcId || null;
     await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
     if (pc.connectionState !== "connected") {
@@ -257,9 +332,8 @@
 
   function leave() {
     state.left = true;
-    clearInterval(state.pingTimer);
-    if (state.channel) state.channel.close();
-    if (state.pc) state.pc.close();
+    stopLevel();
+    resetConnection();
     if (state.mic) state.mic.getTracks().forEach((track) => track.stop());
     el("daily-frame").removeAttribute("src");
     setPhase("left");
@@ -294,18 +368,89 @@
       return;
     }
     el("consent").hidden = true;
+    await showReady();
+  }
+
+  function startError(message) {
+    const error = el("start-error");
+    error.textContent = message;
+    error.hidden = !message;
+  }
+
+  async function showReady(message) {
+    el("ready").hidden = false;
+    el("call").hidden = true;
+    el("ready-heading").focus();
+    startError(message || "");
+    const button = el("start-button");
+    button.disabled = true;
+    if (settings.transport === "daily") {
+      el("mic-check").hidden = true; // Daily's room checks the microphone itself
+      button.disabled = false;
+      return;
+    }
+    el("mic-status").textContent = "Asking for your microphone…";
+    try {
+      await prepareLocal();
+    } catch (e) {
+      el("mic-status").textContent = e.message;
+      el("mic-status").classList.add("error");
+      return;
+    }
+    showLevel(state.mic);
+    el("mic-status").textContent = "Your microphone works: say something and watch the bar move.";
+    button.disabled = false;
+    button.focus();
+  }
+
+  async function startInterview() {
+    const response = await fetch(settings.startUrl, { method: "POST", headers: { Accept: "application/json" } });
+    if (response.ok) return response.json();
+    const error = await errorOf(response);
+    if (response.status === 401) throw new Error("This link has expired. Ask the person who invited you for a new one.");
+    throw new Error(error.message);
+  }
+
+  async function onStart() {
+    const button = el("start-button");
+    button.disabled = true;
+    startError("");
+    let started;
+    try {
+      started = await startInterview();
+    } catch (e) {
+      startError(e.message);
+      button.disabled = false;
+      return;
+    }
+    stopLevel();
+    el("ready").hidden = true;
     el("call").hidden = false;
     el("call-heading").focus();
+    if (started.queue) setStatus(queueText(started.queue));
     try {
       if (settings.transport === "daily") openDaily();
       else await connectLocal();
     } catch (e) {
+      if (e instanceof StartAgain && !state.left) {
+        resetConnection();
+        await showReady(e.message);
+        return;
+      }
       setPhase("error");
       setStatus(e.message, true);
     }
   }
 
+  function resetConnection() {
+    clearInterval(state.pingTimer);
+    if (state.channel) state.channel.close();
+    if (state.pc) state.pc.close();
+    state.pc = state.channel = state.prepared = null;
+  }
+
   el("consent-form").addEventListener("submit", onConsent);
+  el("start-button").addEventListener("click", onStart);
   el("leave-button").addEventListener("click", leave);
   window.addEventListener("pagehide", () => {
     if (!state.left) leave();

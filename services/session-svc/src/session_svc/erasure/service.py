@@ -14,7 +14,7 @@ from session_svc.erasure.models import Erasure
 from session_svc.erasure.transcripts import TranscriptErasure
 from session_svc.lifecycle import TERMINAL
 from session_svc.permissions import require_admin
-from session_svc.service import _transition
+from session_svc.service import apply_transition
 from session_svc.settings import SCHEMA
 from voice_shared.api.org import ErasureReceipt
 from voice_shared.api.transcripts import RecordRemoved
@@ -41,7 +41,8 @@ async def erase_candidate(
         cancelled, events = 0, []
         for session in sessions:
             if SessionStatus(session.status) not in TERMINAL:
-                events += _transition(session, SessionStatus.cancelled, ERASED_REASON, principal.sub, correlation_id)
+                events += apply_transition(session, SessionStatus.cancelled, ERASED_REASON, principal.sub,
+                                           correlation_id)
                 cancelled += 1
         ids = [s.id for s in sessions]
         removed = await transcripts.erase(authorization, org_id, ids, correlation_id) if ids else None

@@ -1,7 +1,7 @@
 """Join links for managers; join-page facts and consent for the candidate holding a join token."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -17,13 +17,18 @@ from session_svc.rooms.service import Rooms
 from session_svc.settings import SessionSettings
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.api.join import COMPANY_NAME_KEY, ConsentCreate, ConsentPublic, JoinInfo
+from voice_shared.api.pool import QueuePlace
 from voice_shared.api.rooms import RoomAccess
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, NotFound
+from voice_shared.internal_api import PoolApi, ServiceApiError
 from voice_shared.join import JoinClaims, JoinTokens
 
 log = structlog.get_logger()
+
+# The longest interview (240 minutes) and its wrap-up, after a Start just before the deadline.
+STARTED_BEFORE_DEADLINE = timedelta(hours=4, minutes=30)
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,34 @@ class JoinLinks:
 
     def for_session(self, session: VoiceSession) -> JoinLink | None:
         """None once the session is over. Anchored on when the session became ready (else was
-        created), so every read gives the same link and starting the session renews it."""
+        created), so every read gives the same link and starting the session renews it. Its expiry is
+        the session's join deadline (a pending session without one: the configured TTL)."""
         if session.deleted_at is not None or SessionStatus(session.status) in TERMINAL:
             return None
-        token, expires_at = self._tokens.mint(session.id, session.org_id, session.ready_at or session.created_at)
-        return JoinLink(self._tokens.url(token), expires_at)
+        deadline = session.join_deadline
+        # Past the deadline the token still opens an interview started before it (to rejoin after a drop).
+        token, expires_at = self._tokens.mint(session.id, session.org_id, session.ready_at or session.created_at,
+                                              deadline + STARTED_BEFORE_DEADLINE if deadline else None)
+        return JoinLink(self._tokens.url(token), deadline or expires_at)
+
+
+class QueueReader:
+    """A dispatched session's place in the bot queue, as the orchestrator tells it (None if it cannot)."""
+
+    def __init__(self, pool: PoolApi) -> None:
+        self._pool = pool
+
+    async def place(self, session: VoiceSession) -> QueuePlace | None:
+        if SessionStatus(session.status) != SessionStatus.ready or session.dispatched_at is None:
+            return None
+        try:
+            return await self._pool.queue_place(session.org_id, session.id)
+        except ServiceApiError as e:  # the page goes on without the estimate
+            log.warning("queue_place_unavailable", session_id=str(session.id), error=str(e))
+            return None
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
 
 async def candidate_room(rooms: Rooms | None, session: VoiceSession, transport: str) -> RoomAccess | None:
@@ -62,7 +90,7 @@ async def candidate_room(rooms: Rooms | None, session: VoiceSession, transport: 
         return None
 
 
-async def _candidate_session(tx: AsyncSession, claims: JoinClaims, *, lock: bool = False) -> VoiceSession:
+async def candidate_session(tx: AsyncSession, claims: JoinClaims, *, lock: bool = False) -> VoiceSession:
     stmt = select(VoiceSession).where(
         col(VoiceSession.id) == claims.sid, col(VoiceSession.org_id) == claims.org, repo.live_sessions()
     )
@@ -75,12 +103,13 @@ async def _candidate_session(tx: AsyncSession, claims: JoinClaims, *, lock: bool
 
 
 async def join_info(
-    db: SessionMaker, claims: JoinClaims, default_retention_days: int, rooms: Rooms | None = None
+    db: SessionMaker, claims: JoinClaims, default_retention_days: int, rooms: Rooms | None = None,
+    queue: QueueReader | None = None,
 ) -> JoinInfo:
     """What the join page shows the candidate of ``claims``' session (the org's retention, told before
-    consent, included); the room only after consent."""
+    consent, included); the room only after consent; their place in the queue while they wait for a bot."""
     async with transaction(db, claims.org) as tx:
-        session = await _candidate_session(tx, claims)
+        session = await candidate_session(tx, claims)
         retention = await retention_days(tx, claims.org, default_retention_days)
         version = await tx.get(VoiceConfigVersion, (session.config_id, session.config_version))
         if version is None:
@@ -90,13 +119,16 @@ async def join_info(
     room = await candidate_room(rooms, session, transport) if session.consent_at is not None else None
     company = session.metadata_.get(COMPANY_NAME_KEY)
     return JoinInfo(
-        session_id=session.id, status=SessionStatus(session.status), candidate_name=session.candidate_name,
+        session_id=session.id, status=SessionStatus(session.status), status_reason=session.status_reason,
+        candidate_name=session.candidate_name,
         interviewer_name=definition.bot_name,
         company_name=company.strip()[:200] or None if isinstance(company, str) else None,
         language=definition.language, max_duration_minutes=definition.max_duration_minutes,
         transport=transport, room_url=room.url if room else None,
         meeting_token=room.token if room else None, data_retention_days=retention,
         consent_at=session.consent_at, consent_text_version=session.consent_text_version,
+        join_deadline=session.join_deadline, dispatched_at=session.dispatched_at,
+        queue=await queue.place(session) if queue is not None else None,
     )
 
 
@@ -106,7 +138,7 @@ async def record_consent(
     """Store the candidate's consent once (agreeing again returns the first record; 409 once the
     session is over); for a Daily room, hand out the room and the candidate's meeting token."""
     async with transaction(db, claims.org) as tx:
-        session = await _candidate_session(tx, claims, lock=True)
+        session = await candidate_session(tx, claims, lock=True)
         if SessionStatus(session.status) in TERMINAL:
             raise Conflict("This interview has ended; there is nothing to consent to.", code="session_ended")
         if session.consent_at is None or session.consent_text_version is None:

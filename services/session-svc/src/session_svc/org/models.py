@@ -15,5 +15,6 @@ class OrgSettings(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     retention_days: int
+    max_concurrent_interviews: int | None = None  # None: the platform's default
     updated_by: str
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

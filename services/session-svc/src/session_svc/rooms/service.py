@@ -102,10 +102,11 @@ class Rooms:
     # --- start ---------------------------------------------------------------------------------
 
     async def reserve(
-        self, tx: AsyncSession, session: VoiceSession, transport: str, max_duration_minutes: int,
-        recording: Recording,
+        self, tx: AsyncSession, session: VoiceSession, transport: str, join_deadline: datetime,
+        max_duration_minutes: int, recording: Recording,
     ) -> Reservation:
-        """Write the row of a fresh room (in the caller's transaction, which holds the session)."""
+        """Write the row of a fresh room (in the caller's transaction, which holds the session), open
+        until an interview started at the join deadline is over."""
         now = datetime.now(UTC)
         r = VoiceRoom
         pending = (await tx.execute(select(r.id).where(
@@ -117,7 +118,7 @@ class Rooms:
             raise Conflict("This session is already being started: its room is being provisioned.",
                            code="start_in_progress")
         attempt = (await tx.execute(select(func.count()).where(col(r.session_id) == session.id))).scalar_one() + 1
-        expires_at = now + timedelta(minutes=max_duration_minutes + self._settings.room_margin_minutes)
+        expires_at = join_deadline + timedelta(minutes=max_duration_minutes + self._settings.room_margin_minutes)
         spec = RoomSpec(
             org_id=session.org_id, session_id=session.id, name=room_name(session.id, attempt),
             expires_at=expires_at, max_participants=self._settings.room_max_participants, recording=recording,
