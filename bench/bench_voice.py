@@ -190,7 +190,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging(ServiceSettings(log_level="WARNING", service_name="bench-voice"))
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as workdir:
-        stack = LocalStack(Path(workdir), extra_env={"VOICE_HEARTBEAT_SECONDS": "1"})
+        stack = LocalStack(Path(workdir), pool_backend="external", extra_env={"VOICE_HEARTBEAT_SECONDS": "1"})
         print(f"starting the platform (database {stack.database}, namespace {stack.namespace})...",
               file=sys.stderr, flush=True)
         try:

@@ -70,17 +70,17 @@ async def tapped(stack: LocalStack) -> AsyncIterator[BusTap]:
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[LocalStack]:
-    """`make run`'s platform as it is: every service and its one warm bot (`voice run`)."""
+    """`make run`'s platform as it is: every service and its orchestrator keeping one warm bot."""
     with running(LocalStack(tmp_path, run_bots=1, extra_env=FAST_HEARTBEATS, **SERVERS)) as stack:
         yield stack
 
 
 @pytest.fixture
 def services_only(tmp_path: Path) -> Iterator[LocalStack]:
-    """The services without `voice run`'s bot: the test starts bot workers it can kill (a bot that
-    `voice run` started and that dies stops the whole platform, which is not what is tested here)."""
+    """The services with an orchestrator that starts no bot (``external``): the test starts bot workers
+    of its own that it can kill; the orchestrator still follows them from their heartbeats."""
     env = {**FAST_HEARTBEATS, "VOICE_RECORDING_PART_SECONDS": "4"}
-    with running(LocalStack(tmp_path, run_bots=0, extra_env=env, **SERVERS)) as stack:
+    with running(LocalStack(tmp_path, pool_backend="external", extra_env=env, **SERVERS)) as stack:
         yield stack
 
 

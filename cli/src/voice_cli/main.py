@@ -94,9 +94,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = ensure_servers(containers)
         setup_database(settings)
         declare_bus(settings)
-        if args.bots and (problem := infra.consumer_timeout_problem(settings)):
+        if problem := infra.consumer_timeout_problem(settings):
             print(f"warning: {problem}")
-        return serve(settings, args.startup_timeout, args.bots)
+        if args.bots is not None:  # the orchestrator's warm pool
+            os.environ["VOICE_POOL_MIN_IDLE"] = str(args.bots)
+        return serve(settings, args.startup_timeout)
 
 
 def ensure_servers(containers: ExitStack) -> ServiceSettings:
@@ -116,6 +118,9 @@ def ensure_servers(containers: ExitStack) -> ServiceSettings:
     return ServiceSettings()
 
 
+WARM_TIMEOUT_SECONDS = 300.0  # the first warm-up of a fresh machine loads every model from disk
+
+
 def service_url(service: Service) -> str:
     return f"http://{HOST}:{service.port(os.environ)}"
 
@@ -128,7 +133,7 @@ def child_env(service: Service) -> dict[str, str]:
     return env
 
 
-def serve(settings: ServiceSettings, startup_timeout: float, bots: int = 0) -> int:
+def serve(settings: ServiceSettings, startup_timeout: float) -> int:
     stop = StopRequest().install()
     supervisor = Supervisor()
     try:
@@ -138,8 +143,11 @@ def serve(settings: ServiceSettings, startup_timeout: float, bots: int = 0) -> i
                     "--log-level", "warning"]
             supervisor.start(service.name, service_url(service), argv, child_env(service))
         step("startup", lambda: supervisor.wait_healthy(stop, startup_timeout))
-        for n in range(bots if not stop else 0):  # warm bots, once session-svc answers
-            supervisor.start(f"bot-{n + 1}", "", [sys.executable, "-m", "voice_cli", "bot"], child_env(SERVICES[0]))
+        # The orchestrator starts the warm bots: ready only once they have loaded their models, so the
+        # first interview after the banner starts at once.
+        orchestrator = next(c for c in supervisor.children if c.name == "bot-orchestrator")
+        step("warming the bot pool", lambda: supervisor.wait_healthy(stop, WARM_TIMEOUT_SECONDS, [orchestrator],
+                                                                     "/readyz"))
         if not stop:
             print(banner(settings), flush=True)
         # A service that dies is restarted (with backoff) and reported; only Ctrl-C stops them all.
@@ -252,8 +260,8 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="set up and start every service (make run)")
     run.add_argument("--startup-timeout", type=float, default=60.0,
                      help="seconds to wait for every /healthz")
-    run.add_argument("--bots", type=int, default=int(os.environ.get("VOICE_RUN_BOTS", "1")),
-                     help="warm bot workers to start (`voice bot`); default 1, or VOICE_RUN_BOTS")
+    run.add_argument("--bots", type=int, default=None,
+                     help="warm bots the orchestrator keeps (default VOICE_POOL_MIN_IDLE, else 2)")
     run.set_defaults(func=cmd_run)
 
     bot = commands.add_parser("bot", help="run a warm bot worker that conducts interviews",

@@ -111,20 +111,22 @@ class Supervisor:
             child.restart_at = now + delay
             self.report(f"{child.name} exited ({describe_exit(status)}); restart {child.restarts} in {delay:g} s")
 
-    def wait_healthy(self, stop: StopRequest, timeout: float = 60.0) -> None:
-        """Poll every /healthz until all answer, restarting any that die meanwhile.
+    def wait_healthy(self, stop: StopRequest, timeout: float = 60.0, children: list[Child] | None = None,
+                     probe: str = "/healthz") -> None:
+        """Poll ``probe`` (/healthz) of every child (or of ``children``) until all answer 200, restarting
+        any that die meanwhile.
 
-        Raises TimeoutError naming the services still silent after ``timeout``.
+        Raises TimeoutError naming the services still not answering after ``timeout``.
         """
-        waiting = [c for c in self.children if c.url]
+        waiting = [c for c in (children if children is not None else self.children) if c.url]
         deadline = self.clock() + timeout
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while waiting and not stop:
                 self.supervise_once()
-                waiting = [c for c in waiting if c.restart_at is not None or not _healthy(client, c.url)]
+                waiting = [c for c in waiting if c.restart_at is not None or not _healthy(client, c.url + probe)]
                 if waiting and self.clock() > deadline:
                     names = ", ".join(c.name for c in waiting)
-                    raise TimeoutError(f"no answer from /healthz of {names} after {timeout:.0f} s")
+                    raise TimeoutError(f"no 200 from {probe} of {names} after {timeout:.0f} s")
                 if waiting:
                     time.sleep(0.2)
 
@@ -143,6 +145,6 @@ class Supervisor:
 
 def _healthy(client: httpx.Client, url: str) -> bool:
     try:
-        return client.get(f"{url}/healthz").status_code == 200
+        return client.get(url).status_code == 200
     except httpx.HTTPError:
         return False

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.integration
 
 
 @asynccontextmanager
-async def orchestrator(platform_env: dict[str, str], **settings: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def orchestrator(
+    platform_env: dict[str, str], **settings: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_app(OrchestratorSettings(**platform_env, **settings))  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orchestrator") as c:
@@ -79,7 +81,8 @@ async def test_the_queue_gives_each_waiting_session_its_place_and_bots_are_known
         await until(lambda: _not_waiting(client, org, first, session_svc))
         assert (await place(second))["position"] == 1 and (await place(third))["position"] == 2
         # Another org's id, or a user, learns nothing.
-        assert (await client.get(f"/internal/queue/{second}?orgId={uuid.uuid4()}", headers=session_svc)).status_code == 404
+        elsewhere = await client.get(f"/internal/queue/{second}?orgId={uuid.uuid4()}", headers=session_svc)
+        assert elsewhere.status_code == 404
         assert (await client.get(f"/internal/queue/{second}?orgId={org}", headers=admin)).status_code == 403
         # The session ends: it is out of the queue.
         await publish(envelope(SessionEnded(session_id=third, status="cancelled", reason="cancelled_by_user"),

@@ -48,15 +48,17 @@ class BotProcess:
 class LocalStack:
     """`voice run`'s services and bot workers on a database and bus namespace of their own.
 
-    ``run_bots`` are `voice run`'s own warm bots (as `make run` starts them); ``start_bot`` adds
-    workers this object controls, e.g. to kill one or to time a cold start.
+    ``run_bots`` are the warm bots `voice run`'s orchestrator keeps (as `make run` does, with 2); with
+    ``pool_backend="external"`` it starts none, and ``start_bot`` adds workers this object controls, e.g.
+    to kill one or to time a cold start.
     """
 
     workdir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     superuser_url: str = field(default_factory=lambda: os.environ.get(SUPERUSER_URL_ENV, DEFAULT_SUPERUSER_URL))
     amqp_url: str = field(default_factory=lambda: os.environ.get("VOICE_AMQP_URL", ServiceSettings().amqp_url))
-    run_bots: int = 0  # warm bots `voice run` starts itself (`voice bot`); more with ``start_bot``
+    run_bots: int = 0  # warm bots `voice run`'s orchestrator keeps (VOICE_POOL_MIN_IDLE)
+    pool_backend: str = "local"  # "external": the orchestrator starts no bot; ``start_bot`` does
     extra_env: dict[str, str] = field(default_factory=dict)
     bots: dict[str, BotProcess] = field(default_factory=dict)
     _platform: subprocess.Popen[bytes] | None = None
@@ -77,7 +79,8 @@ class LocalStack:
             "VOICE_ENVIRONMENT": "test",
             "VOICE_JSON_LOGS": "true",
             SUPERUSER_URL_ENV: self.superuser_url,
-            "VOICE_RUN_BOTS": str(self.run_bots),
+            "VOICE_POOL_MIN_IDLE": str(self.run_bots),
+            "VOICE_POOL_BACKEND": self.pool_backend,
             "VOICE_PUBLIC_URL": self.gateway_url_for(self.ports["gateway"]),
             "VOICE_OBJECT_STORE_DIR": str(self.objects_dir),
             **{f"{s.env_prefix}_PORT": str(self.ports[s.name]) for s in SERVICES},
