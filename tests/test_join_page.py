@@ -153,7 +153,7 @@ async def test_the_candidate_reads_consents_and_gets_the_bots_answer(  # type: i
         await expect(page.locator("#call")).to_be_hidden()
 
         # Joining without agreeing is refused, accessibly; nothing is stored or sent.
-        await page.get_by_role("button", name="Agree and join the interview").click()
+        await page.get_by_role("button", name="Agree and continue").click()
         await expect(page.get_by_role("alert")).to_have_text("Tick the box to agree before you join.")
         consent_box = page.get_by_label("I understand that I will be interviewed by an AI", exact=False)
         await expect(consent_box).to_be_focused()
@@ -161,8 +161,18 @@ async def test_the_candidate_reads_consents_and_gets_the_bots_answer(  # type: i
         assert unconsented["consentAt"] is None and offers == []
 
         await consent_box.check()
-        await page.get_by_role("button", name="Agree and join the interview").click()
+        await page.get_by_role("button", name="Agree and continue").click()
+        # The microphone check, then Start: no interviewer is sent before it.
+        await expect(page.locator("#ready")).to_be_visible()
+        await expect(page.locator("#mic-status")).to_have_text(
+            "Your microphone works: say something and watch the bar move.", timeout=TIMEOUT_MS)
+        await expect(page.locator("#deadline")).to_contain_text("You can start the interview until")
+        waiting = (await gateway.get(f"/api/voice/sessions/{sid}{q}", headers=admin)).json()
+        assert waiting["consentAt"] is not None and waiting["dispatchedAt"] is None
+        await page.get_by_role("button", name="Start the interview").click()
         await expect(page.locator("#call")).to_be_visible()
+        pressed = (await gateway.get(f"/api/voice/sessions/{sid}{q}", headers=admin)).json()
+        assert pressed["dispatchedAt"] is not None  # the interviewer was sent by the candidate's Start
         # No bot serves the session yet: the page says so and offers again until one does.
         await expect(page.locator("#status")).to_have_text("Waiting for Ada to be ready…", timeout=TIMEOUT_MS)
         async with bus_responder(base_settings, uuid.UUID(sid), answer, offers):

@@ -53,7 +53,7 @@ def upgrade() -> None:
         "WHERE picked_at IS NULL AND ended_at IS NULL",
         f"CREATE INDEX bot_assignments_recent ON {s}.bot_assignments (dispatched_at DESC)",
         f"""CREATE TABLE {s}.pool_schedule (
-            id smallint PRIMARY KEY CHECK (id = 1),
+            id integer PRIMARY KEY CHECK (id = 1),
             schedule jsonb NOT NULL,
             updated_by text NOT NULL,
             updated_at timestamptz NOT NULL

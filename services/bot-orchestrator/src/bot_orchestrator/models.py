@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import BigInteger, Column, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -30,7 +30,7 @@ class BotInstance(SQLModel, table=True):
     warm_at: datetime | None = _when()  # its first idle heartbeat: the cold start took warm_at - started_at
     last_seen_at: datetime | None = _when()
     interviews_served: int = 0
-    rss_bytes: int = 0
+    rss_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     ended_at: datetime | None = _when()
     end_reason: str | None = None
 
