@@ -326,7 +326,7 @@ async def test_a_recycled_pod_is_marked_then_deleted_gracefully_and_the_replicas
     assert fake.replicas == 2
 
 
-async def test_stop_pods_beyond_the_scale_down_are_deleted_oldest_first(
+async def test_stop_pods_beyond_the_scale_down_are_all_deleted_then_the_scale_patched(
         fake: FakeKubeApiServer, backend: KubernetesBackend) -> None:
     fake.replicas = 3
     older, old, kept = fake.add_pods(3)
@@ -334,8 +334,8 @@ async def test_stop_pods_beyond_the_scale_down_are_deleted_oldest_first(
     await backend.scale(Scaling(replicas=2, start=1, stop=(older, old)))  # shrinks by 1, stops 2
 
     assert fake.trail() == [f"PATCH {pod(older)}", f"PATCH {pod(old)}", f"GET {SCALE}", f"DELETE {pod(older)}",
-                            f"PATCH {SCALE}"]
-    assert older not in fake.pods and fake.pods[old] == {DELETION_COST: STOP_COST}  # old: left to the scale-down
+                            f"DELETE {pod(old)}", f"PATCH {SCALE}"]
+    assert older not in fake.pods and old not in fake.pods and kept in fake.pods
     assert fake.replicas == 2
 
 

@@ -7,13 +7,11 @@ yet are still removed before any ready pod, whatever they cost.
 
 A step may let go of more pods than its scale-down removes (the current replicas minus the step's, at
 least 0): a recycle step stops a bot past its limits and starts its replacement, so the replicas stay.
-Those extra pods, the oldest of the step's (it lists them oldest first), are deleted after they are
-annotated and before the scale is patched; the newest ones, as many as the scale-down removes, are left
-to it. The delete is graceful: the worker gets SIGTERM, drains and exits within the pod's
-``terminationGracePeriodSeconds``, and the ReplicaSet, which no longer counts a terminating pod, starts
-its replacement. Hence also a caveat: when a step both deletes and scales down, the ReplicaSet may
-find no pod left to remove, or remove that new, not yet ready pod, so a pod left to the scale-down can
-outlive the step; the policy lets it go again on a later one.
+Then every pod the step stops is deleted, after it is annotated and before the scale is patched. The
+delete is graceful: the worker gets SIGTERM, drains and exits within the pod's
+``terminationGracePeriodSeconds``. A ReplicaSet no longer counts a terminating pod, so it makes up the
+difference to the new replicas with fresh pods; deleting only some and leaving the rest to the
+scale-down could instead remove a fresh, not yet ready replacement.
 
 Every call has a timeout; whatever the API server refuses (or leaves unanswered) and this backend does
 not handle becomes ``KubernetesUnavailable``, and the orchestrator tries again on its next reconcile.
@@ -114,8 +112,12 @@ class KubernetesBackend:
                 stopping.append(pod)
         scale = await self._read_scale()
         scaled_away = max(0, _replicas(scale) - step.replicas)
-        for pod in stopping[: max(0, len(stopping) - scaled_away)]:
-            await self._stop(pod)
+        # More to stop than the scale-down removes (a recycle): delete them all. A ReplicaSet does not count
+        # a pod being deleted, so deleting some and leaving the rest to the scale-down could remove the
+        # fresh replacement instead; with all deleted, it makes up the difference to ``replicas``.
+        if len(stopping) > scaled_away:
+            for pod in stopping:
+                await self._stop(pod)
         await self._set_replicas(step.replicas, scale)
         return []  # the new pods' names come with their first heartbeats
 
