@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test test-unit test-integration test-fuzz chaos bench bench-api bench-voice bench-live bench-analytics lint openapi clean
+.PHONY: help install run test test-unit test-integration test-fuzz chaos bench bench-api bench-voice bench-live bench-analytics bench-start lint openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,7 +63,7 @@ chaos: install $(ESPEAK) ## The fault suite (marker chaos): undecodable messages
 test-fuzz: install ## Schemathesis over the gateway's OpenAPI
 	$(BIN)/pytest -q -m slow
 
-bench: bench-api bench-voice bench-live bench-analytics ## Every benchmark
+bench: bench-api bench-voice bench-live bench-analytics bench-start ## Every benchmark
 
 bench-api: install ## Sessions created, fetched, listed, and a 50-client mixed run, via the gateway vs session-svc, with where the time goes (N=500 C=16)
 	$(BIN)/python bench/bench_api.py $(if $(N),-n $(N)) $(if $(C),-c $(C))
@@ -73,6 +73,9 @@ bench-voice: install ## Simulated interviews, embedded stack: voice-to-voice p50
 
 bench-analytics: install ## Session end -> analytics.completed p50/p95, heuristic scorer, N one after the other and a burst of B (N=20 B=100)
 	$(BIN)/python bench/bench_analytics.py $(if $(N),-n $(N)) $(if $(B),--burst $(B))
+
+bench-start: install ## Candidate presses Start -> greeting heard: K warm bots, M one after another, a burst of B, and a pool of 0 (WARM=2 M=10 B=4 COLD=3)
+	$(BIN)/python bench/bench_start.py $(if $(WARM),--warm $(WARM)) $(if $(M),-m $(M)) $(if $(B),--burst $(B)) $(if $(COLD),--cold $(COLD))
 
 bench-live: install ## Live transcript: publish-to-viewer latency p50/p99 through one gateway, S sessions x V viewers (SESSIONS=25,50,100,200 V=5)
 	$(BIN)/python bench/bench_live.py $(if $(SESSIONS),--sessions $(SESSIONS)) $(if $(V),--viewers $(V))

@@ -146,8 +146,8 @@ async def bench(stack: LocalStack, args: argparse.Namespace) -> str:
         figures.add("voice-to-voice, as the candidate hears it", t.voice_to_voice)
         figures.add("candidate: speech-to-text per bot utterance (Whisper)", t.stt)
         figures.add("candidate: text-to-speech per answer (Piper, whole answer)", t.tts)
-        figures.add("job pick-up (warm: POST start -> bot's SDP answer)", [result.start_to_answer])
-        figures.add("POST start -> greeting heard (warm bot)", [result.start_to_first_speech])
+        figures.add("job pick-up (warm: Start pressed -> bot's SDP answer)", [result.start_to_answer])
+        figures.add("Start pressed -> greeting heard (warm bot)", [result.start_to_first_speech])
     finished = [e for e in tap.of("bot.finished") if e.body.get("session_id") in {str(r.session_id) for r in results}]
     figures.add("voice-to-voice p50 per interview (bot's observer)",
                 [e.payload["latency_p50_ms"] / 1000 for e in finished if e.payload.get("latency_p50_ms")])
@@ -156,8 +156,8 @@ async def bench(stack: LocalStack, args: argparse.Namespace) -> str:
         first_beat = next((e for e in tap.of("bot.heartbeat") if e.payload["bot_id"] == spawned.bot_id), None)
         if first_beat is not None:
             figures.add("bot process start-up (cold: spawn -> idle, models in)", [first_beat.at - spawned.started_at])
-    figures.add("POST start -> bot's SDP answer (cold: spawned at start)", [cold.start_to_answer])
-    figures.add("POST start -> greeting heard (cold bot)", [cold.start_to_first_speech])
+    figures.add("Start pressed -> bot's SDP answer (cold: spawned at start)", [cold.start_to_answer])
+    figures.add("Start pressed -> greeting heard (cold bot)", [cold.start_to_first_speech])
 
     turns = sum(len(r.timings.voice_to_voice) for r in results)
     overlaps = sum(r.timings.overlaps for r in results)
@@ -175,10 +175,10 @@ async def bench(stack: LocalStack, args: argparse.Namespace) -> str:
             "candidate: text-to-speech per answer (Piper, whole answer)"]),
         figures.table("Bot start-up: cold process versus warm pick-up", [
             "bot process start-up (cold: spawn -> idle, models in)",
-            "job pick-up (warm: POST start -> bot's SDP answer)",
-            "POST start -> greeting heard (warm bot)",
-            "POST start -> bot's SDP answer (cold: spawned at start)",
-            "POST start -> greeting heard (cold bot)"]),
+            "job pick-up (warm: Start pressed -> bot's SDP answer)",
+            "Start pressed -> greeting heard (warm bot)",
+            "Start pressed -> bot's SDP answer (cold: spawned at start)",
+            "Start pressed -> greeting heard (cold bot)"]),
     ])
 
 

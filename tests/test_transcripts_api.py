@@ -239,6 +239,7 @@ async def test_an_orgs_retention_is_set_by_its_admins_and_told_to_candidates(  #
     admin, member = auth(token(org, "org_admin")), auth(token(org, "org_user"))
     r = await gateway.get(f"/api/voice/settings?orgId={org}", headers=member)
     assert r.json() == {"retentionDays": base_settings.data_retention_days, "isDefault": True,
+                        "maxConcurrentInterviews": 20, "maxConcurrentInterviewsIsDefault": True,
                         "updatedBy": None, "updatedAt": None}
     r = await gateway.put(f"/api/voice/settings?orgId={org}", headers=member, json={"retentionDays": 30})
     assert (r.status_code, r.json()["error"]["code"]) == (403, "admin_required")

@@ -64,7 +64,8 @@ async def test_the_queue_gives_each_waiting_session_its_place_and_bots_are_known
     busy_bot, idle_bot = f"bot-q-{uuid.uuid4().hex[:6]}", f"bot-q-{uuid.uuid4().hex[:6]}"
     async with orchestrator(platform_env, pool_backend="external", pool_min_idle=0,
                             pool_heartbeat_timeout_seconds=1.5, pool_reconcile_seconds=0.2) as (_, client):
-        now = datetime.now(UTC)
+        # Dispatched long ago: ahead of whatever other tests of the run left waiting in the shared queue.
+        now = datetime(2001, 1, 1, tzinfo=UTC)
         for n, sid in enumerate((first, second, third)):
             await publish(dispatched(org, sid, now + timedelta(milliseconds=n)))
 
@@ -96,6 +97,9 @@ async def test_the_queue_gives_each_waiting_session_its_place_and_bots_are_known
         busy = next(b for b in pool["bots"] if b["id"] == busy_bot)
         assert busy["sessionId"] == str(first) and busy["rssBytes"] == 300_000_000
         assert (await client.get("/api/voice/pool", headers=auth(token(org, "org_admin")))).status_code == 403
+        metrics = (await client.get("/metrics")).text
+        assert 'voice_pool_bots{state="busy"}' in metrics and "voice_pool_waiting_sessions" in metrics
+        assert "voice_pool_pick_up_seconds_count" in metrics and "voice_pool_desired_bots" in metrics
 
         # Bots that fall silent are lost; the busy one says which session it left.
         async def lost() -> Any:

@@ -155,7 +155,8 @@ def test_settings_accept_base64_keys_and_name_the_variable_not_the_value() -> No
 
 
 def test_the_development_kek_is_refused_in_production() -> None:
-    production = {"environment": "production", "jwt_secret": "a-production-secret-of-32-bytes-or-more"}
+    production = {"environment": "production", "jwt_secret": "a-production-secret-of-32-bytes-or-more",
+                  "service_token": "a-service-token-from-the-identity-provider"}
     if "join_token_secret" in SessionSettings.model_fields:
         production["join_token_secret"] = "a-join-token-secret-of-its-own-32-bytes"
     with pytest.raises(ValidationError, match="VOICE_KEK must be set in production"):

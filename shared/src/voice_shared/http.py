@@ -168,16 +168,18 @@ def create_service_app(
     title: str,
     lifespan: Lifespan | None = None,
     readiness: list[ReadinessCheck] | None = None,
+    registry: CollectorRegistry | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics, request context and the error mapping."""
+    """A FastAPI app with /healthz, /readyz, /metrics (of ``registry``, where the service's own metrics
+    are too), request context and the error mapping."""
     configure_logging(settings)
     checks = readiness if readiness is not None else []
     app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     app.state.readiness = checks
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()
     app.state.metrics_registry = registry
     app.add_middleware(RequestContextMiddleware, registry=registry, max_body_bytes=settings.max_body_bytes,
                        name=settings.service_name)

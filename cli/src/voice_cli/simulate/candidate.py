@@ -470,6 +470,15 @@ class Candidate:
 
     # --- the conversation ---
 
+    async def hear_first_speech(self, offer: Offer) -> float:
+        """Connect and listen until the interviewer is first heard (the greeting); its monotonic time."""
+        await self.connect(offer)
+        while True:
+            event = await self._events.get()
+            if isinstance(event, SpeechStarted):
+                self.timings.first_speech_at = event.at
+                return event.at
+
     async def converse(self, offer: Offer, stop: asyncio.Event) -> None:
         """Connect, then listen and answer until ``stop`` is set or the room cannot be joined again.
 

@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from bot_orchestrator import api, handlers
+from bot_orchestrator.metrics import PoolMetrics
 from bot_orchestrator.pool.ports import BotBackend
 from bot_orchestrator.service import Pool
 from bot_orchestrator.settings import OrchestratorSettings
@@ -39,7 +41,8 @@ def create_app(settings: OrchestratorSettings | None = None, backend: BotBackend
     engine = make_engine(settings.database_url, settings.database_pool_size)
     sessions = make_sessionmaker(engine)
     broker = make_broker(settings)
-    pool = Pool(sessions, settings, backend or make_backend(settings))
+    registry = CollectorRegistry()
+    pool = Pool(sessions, settings, backend or make_backend(settings), PoolMetrics(registry))
     handlers.register(broker, settings, pool)
 
     async def publish(env: Envelope) -> None:
@@ -74,7 +77,7 @@ def create_app(settings: OrchestratorSettings | None = None, backend: BotBackend
 
     app = create_service_app(
         settings, title="bot-orchestrator (internal)", lifespan=lifespan,
-        readiness=[database_ready(engine), bus_ready(broker), pool_warm],
+        readiness=[database_ready(engine), bus_ready(broker), pool_warm], registry=registry,
     )
     app.state.pool = pool
     app.state.sessions = sessions

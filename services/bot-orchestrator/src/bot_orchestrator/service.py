@@ -18,6 +18,7 @@ from uuid import UUID
 import structlog
 
 from bot_orchestrator import repository as repo
+from bot_orchestrator.metrics import PoolMetrics
 from bot_orchestrator.models import BotInstance, PoolScheduleRow
 from bot_orchestrator.pool.external import ExternalBackend
 from bot_orchestrator.pool.policy import BotView, Decision, PoolLimits, Schedule, decide
@@ -56,10 +57,12 @@ def require_platform_admin(principal: Principal) -> None:
 class Pool:
     """The pool's state in the database and the loop that keeps it as the policy wants."""
 
-    def __init__(self, db: SessionMaker, settings: OrchestratorSettings, backend: BotBackend) -> None:
+    def __init__(self, db: SessionMaker, settings: OrchestratorSettings, backend: BotBackend,
+                 metrics: PoolMetrics) -> None:
         self._db = db
         self._settings = settings
         self.backend = backend
+        self.metrics = metrics
         self.limits = PoolLimits(
             min_idle=settings.pool_min_idle, max_bots=settings.pool_max_bots,
             max_interviews=settings.max_interviews, max_rss_bytes=settings.max_rss_mb * MB,
@@ -87,6 +90,8 @@ class Pool:
             row.interviews_served, row.rss_bytes = beat.interviews_served, beat.rss_bytes
             if beat.state == "idle" and row.warm_at is None:
                 row.warm_at = at
+                if (cold := _cold(row)) is not None:
+                    self.metrics.cold_start.observe(cold)
                 log.info("bot_warm", bot_id=row.id, cold_start_seconds=(at - row.started_at).total_seconds())
             tx.add(row)
             if beat.state == "busy" and beat.session_id is not None:
@@ -94,6 +99,7 @@ class Pool:
                 if assignment is not None and assignment.picked_at is None:
                     assignment.picked_at, assignment.bot_id = at, beat.bot_id
                     tx.add(assignment)
+                    self.metrics.pick_up.observe(max(0.0, (at - assignment.dispatched_at).total_seconds()))
 
     async def on_dispatched(self, job: SessionDispatched, env: Envelope) -> None:
         assert env.org_id is not None  # a tenant event: the consume path refuses one without an org
@@ -150,6 +156,7 @@ class Pool:
                 if why != "exited":
                     to_kill.append(bot.id)
                 if lost:
+                    self.metrics.lost.labels(why).inc()
                     log.warning("bot_lost", bot_id=bot.id, reason=why, session_id=str(bot.session_id))
                     await add_to_outbox(tx, SCHEMA, envelope(
                         BotLost(bot_id=bot.id, session_id=bot.session_id,
@@ -186,6 +193,7 @@ class Pool:
             idle = sum(b.state == "idle" and b.id not in step.stop for b in alive)
             if idle >= decision.warm_target:
                 self.warmed = True
+            self.metrics.reconciled(decision, [b.state for b in alive], waiting, self.limits.max_bots)
         for bot_id in to_kill:
             await self.backend.kill(bot_id)
         self.last = decision

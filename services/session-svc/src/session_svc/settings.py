@@ -34,6 +34,7 @@ class SessionSettings(ServiceSettings):
 
     service_name: str = "session-svc"
     port: int = 8001
+    calls_services = True  # the orchestrator (queue places) and transcript-svc (erasure), as service: session
     db_schema: str = SCHEMA
     app_role: str = "voice_app"
     max_document_bytes: int = 512 * 1024
