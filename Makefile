@@ -74,7 +74,7 @@ bench-voice: install ## Simulated interviews, embedded stack: voice-to-voice p50
 bench-analytics: install ## Session end -> analytics.completed p50/p95, heuristic scorer, N one after the other and a burst of B (N=20 B=100)
 	$(BIN)/python bench/bench_analytics.py $(if $(N),-n $(N)) $(if $(B),--burst $(B))
 
-bench-start: install ## Candidate presses Start -> greeting heard: K warm bots, M one after another, a burst of B, and a pool of 0 (WARM=2 M=10 B=4 COLD=3)
+bench-start: install ## Candidate presses Start -> greeting heard: K warm bots, M one after another, a burst of B, and a pool of 0 (WARM=2 M=10 B=6 COLD=3)
 	$(BIN)/python bench/bench_start.py $(if $(WARM),--warm $(WARM)) $(if $(M),-m $(M)) $(if $(B),--burst $(B)) $(if $(COLD),--cold $(COLD))
 
 bench-live: install ## Live transcript: publish-to-viewer latency p50/p99 through one gateway, S sessions x V viewers (SESSIONS=25,50,100,200 V=5)

@@ -75,8 +75,8 @@ class Bench:
             await asyncio.sleep(0.2)
         return pool
 
-    async def candidate(self) -> Sample:
-        """One candidate: invited, consents, presses Start, hears the greeting, leaves."""
+    async def invite(self) -> tuple[str, JoinLink]:
+        """A session started (the candidate invited), its link opened and consented to."""
         if self.config_id is None:
             self.config_id = (await self.org.call("POST", "/api/voice/configs", self.config))["id"]
         session = await self.org.call("POST", "/api/voice/sessions", {
@@ -87,13 +87,19 @@ class Bench:
         join = JoinLink(self.client, started["joinUrl"])
         await join.open()
         await join.consent()
+        return sid, join
+
+    async def candidate(self, invited: tuple[str, JoinLink] | None = None) -> Sample:
+        """One candidate (invited now, unless ``invited``): presses Start, hears the greeting, leaves."""
+        sid, join = invited or await self.invite()
         stop = asyncio.Event()
         candidate = Candidate(TurnTaker(load_persona("strong"), self.plan), self.voice, self.ears)
-        pressed = time.monotonic()
-        await join.start()
         heard: float | None = None
         try:
             with loopback_only():
+                await candidate.prepare()  # the page makes its offer during the microphone check
+                pressed = time.monotonic()
+                await join.start()
                 offer = join.offerer(stop, OFFER_RETRY_SECONDS, attempts=round(GREETING_TIMEOUT_SECONDS / 0.05))
                 heard = await asyncio.wait_for(candidate.hear_first_speech(offer), GREETING_TIMEOUT_SECONDS)
         finally:
@@ -130,22 +136,25 @@ async def run(warm: int, args: argparse.Namespace, voice: Voice, ears: Ears, wor
            "VOICE_POOL_SCALE_DOWN_DELAY_SECONDS": "0" if warm == 0 else "30"}
     stack = LocalStack(workdir / f"warm{warm}", run_bots=warm, extra_env=env)
     print(f"starting the platform with {warm} warm bot(s)...", file=sys.stderr, flush=True)
-    stack.start(timeout=300)
+    await asyncio.to_thread(stack.start, 300)
     tap = await BusTap(stack.amqp_url, stack.namespace).start()
     out: dict[str, Any] = {}
     try:
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0, trust_env=False) as client:
             bench = Bench(stack, tap, client, voice, ears)
             if warm:
+                # Invited first, as candidates are (they press Start when they are ready, later).
+                invited = [await bench.invite() for _ in range(args.m + args.burst)]
                 sequential = []
                 for n in range(args.m):
                     await bench.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"])
                     print(f"warm candidate {n + 1}/{args.m}...", file=sys.stderr, flush=True)
-                    sequential.append(await bench.candidate())
+                    sequential.append(await bench.candidate(invited[n]))
                 out["warm"] = sequential
-                await bench.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"])
+                pool = await bench.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"])
+                out["burst_idle"] = pool["byState"].get("idle", 0)
                 print(f"a burst of {args.burst} candidates at once...", file=sys.stderr, flush=True)
-                out["burst"] = list(await asyncio.gather(*(bench.candidate() for _ in range(args.burst))))
+                out["burst"] = list(await asyncio.gather(*(bench.candidate(i) for i in invited[args.m:])))
             else:
                 cold = []
                 for n in range(args.cold):
@@ -156,7 +165,7 @@ async def run(warm: int, args: argparse.Namespace, voice: Voice, ears: Ears, wor
             out["pool"] = await bench.pool()
     finally:
         await tap.stop()
-        stack.stop()
+        await asyncio.to_thread(stack.stop)
     return out
 
 
@@ -174,7 +183,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> str:
         f"Start pressed -> greeting, embedded stack (local rooms on 127.0.0.1, Piper, scripted interviewer); "
         f"pool backend local, {args.warm} warm bot(s); 2 cores",
         table(f"Warm: {args.m} candidates one after another, {args.warm} warm bot(s)", warm["warm"]),
-        table(f"Burst: {args.burst} candidates at once, {args.warm} warm bot(s) (the rest queue)", warm["burst"]),
+        table(f"Burst: {args.burst} candidates at once, {warm['burst_idle']} idle bot(s) then (the rest queue, "
+              f"or wait for a bot started for them)", warm["burst"]),
         table(f"Cold: {args.cold} candidates one after another, pool of 0 (a bot is started for each)", cold["cold"]),
         f"Greeting heard p50, cold / warm: {ratio}\n"
         f"Bot cold starts measured by the orchestrator (start -> warm): p50 {_ms(percentile(cold_starts, 50))}, "
@@ -188,7 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=2, help="warm bots (default 2, as `make run`)")
     parser.add_argument("-m", type=int, default=10, help="candidates one after another, warm (default 10)")
-    parser.add_argument("--burst", type=int, default=4, help="candidates at once (default 4: more than --warm)")
+    parser.add_argument("--burst", type=int, default=6, help="candidates at once (default 6: more than the pool)")
     parser.add_argument("--cold", type=int, default=3, help="candidates with a pool of 0 (default 3)")
     args = parser.parse_args()
     configure_logging(ServiceSettings(log_level="WARNING", service_name="bench-start"))

@@ -23,6 +23,8 @@ PUBLIC_ROUTES = {
     ("delete", "/api/voice/sessions/{session_id}"): (None, "204", None),
     ("post", "/api/voice/sessions/{session_id}/start"): ("SessionTransition", "200", "SessionPublic"),
     ("post", "/api/voice/sessions/{session_id}/dispatch"): (None, "200", "SessionPublic"),
+    ("get", "/api/voice/pool"): (None, "200", "PoolPublic"),
+    ("put", "/api/voice/pool/schedule"): ("PoolSchedule", "200", "PoolPublic"),
     ("post", "/api/voice/sessions/{session_id}/end"): ("SessionTransition", "200", "SessionPublic"),
     ("post", "/api/voice/sessions/{session_id}/cancel"): ("SessionTransition", "200", "SessionPublic"),
     ("get", "/api/voice/sessions/{session_id}/shares"): (None, "200", "SharePublic[]"),

@@ -381,15 +381,39 @@ class Candidate:
         self._detector = SpeechDetector()
         self._events: asyncio.Queue[SpeechStarted | Utterance] = asyncio.Queue()
         self._pc: Any = None
+        self._prepared: Any = None  # a peer connection with its offer, made before Start
         self._tasks: set[asyncio.Task[Any]] = set()
         self._epoch: float | None = None
         self._last_frame_at = 0.0
 
     # --- connection ---
 
+    async def prepare(self) -> None:
+        """The peer connection and its offer made ready ahead, as the join page makes them before Start."""
+        self._prepared = await self._new_peer()
+
     async def connect(self, offer: Offer) -> None:
-        """A new peer connection: offer (with every ICE candidate inside), answer, connected."""
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        """A peer connection (the prepared one, else a new one): offer (with every ICE candidate inside),
+        answer, connected."""
+        from aiortc import RTCSessionDescription
+
+        pc, self._prepared = self._prepared or await self._new_peer(), None
+        started = time.monotonic()
+        answer = await offer(pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type=answer.type))
+        deadline = time.monotonic() + self._connect_timeout
+        while pc.connectionState != "connected":
+            if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:
+                raise ConnectionError(f"WebRTC connection {pc.connectionState} after the answer")
+            await asyncio.sleep(0.02)
+        self.timings.connect.append(time.monotonic() - started)
+        self._epoch = self._epoch or started
+        self._last_frame_at = time.monotonic()
+        log.info("candidate_connected", seconds=round(self.timings.connect[-1], 3), pc_id=answer.pc_id)
+
+    async def _new_peer(self) -> Any:
+        """A fresh peer connection with its local offer (ICE gathered); the old one is closed."""
+        from aiortc import RTCConfiguration, RTCPeerConnection
 
         await self._close_peer()
         self._detector = SpeechDetector()  # an utterance cut off by a lost connection is dropped
@@ -408,19 +432,8 @@ class Candidate:
             if track.kind == "audio":
                 self._spawn(self._listen(track, self._detector))
 
-        started = time.monotonic()
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await offer(pc.localDescription.sdp)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type=answer.type))
-        deadline = time.monotonic() + self._connect_timeout
-        while pc.connectionState != "connected":
-            if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:
-                raise ConnectionError(f"WebRTC connection {pc.connectionState} after the answer")
-            await asyncio.sleep(0.02)
-        self.timings.connect.append(time.monotonic() - started)
-        self._epoch = self._epoch or started
-        self._last_frame_at = time.monotonic()
-        log.info("candidate_connected", seconds=round(self.timings.connect[-1], 3), pc_id=answer.pc_id)
+        return pc
 
     async def _ping(self, channel: Any) -> None:
         # The bot's transport counts the peer as gone after 3 s without a ping (as the join page does).

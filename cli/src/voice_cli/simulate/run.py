@@ -260,10 +260,11 @@ async def simulate(
     join = JoinLink(client, session["joinUrl"] or (await org.session(session_id))["joinUrl"])
     await join.open()
     await join.consent()
+    candidate = Candidate(TurnTaker(persona, plan), voice, ears)
+    with loopback_only():
+        await candidate.prepare()  # as the join page does during its microphone check
     started_at = time.monotonic()
     await join.start()
-
-    candidate = Candidate(TurnTaker(persona, plan), voice, ears)
     stop = asyncio.Event()
     final: dict[str, Any] = {}
 

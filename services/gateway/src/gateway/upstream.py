@@ -1,4 +1,4 @@
-"""The one way a public request reaches a service (session-svc, transcript-svc, analytics-svc):
+"""The one way a public request reaches a service (session-svc, transcript-svc, analytics-svc, bot-orchestrator):
 relayed as sent, answered as answered."""
 
 from collections.abc import Mapping
@@ -29,8 +29,8 @@ class BadGateway(AppError):
     status, code = 502, "bad_gateway"
 
 
-Upstream = Literal["session-svc", "transcript-svc", "analytics-svc"]
-UPSTREAMS: tuple[Upstream, ...] = ("session-svc", "transcript-svc", "analytics-svc")
+Upstream = Literal["session-svc", "transcript-svc", "analytics-svc", "bot-orchestrator"]
+UPSTREAMS: tuple[Upstream, ...] = ("session-svc", "transcript-svc", "analytics-svc", "bot-orchestrator")
 
 # Idle pooled connections are dropped before uvicorn's keep-alive (5 s) closes them from its side.
 KEEPALIVE_EXPIRY_SECONDS = 2.0
@@ -40,7 +40,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 def open_client(settings: GatewaySettings, upstream: Upstream) -> httpx.AsyncClient:
     """The pooled client of an upstream; the app's lifespan closes it."""
     url = {"session-svc": settings.session_svc_url, "transcript-svc": settings.transcript_svc_url,
-           "analytics-svc": settings.analytics_svc_url}[upstream]
+           "analytics-svc": settings.analytics_svc_url, "bot-orchestrator": settings.bot_orchestrator_url}[upstream]
     return httpx.AsyncClient(
         base_url=url,
         timeout=settings.upstream_timeout_seconds,

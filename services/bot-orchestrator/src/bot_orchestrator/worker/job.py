@@ -181,6 +181,7 @@ class InterviewJob:
         self._session_status: str | None = None
         self._over = False
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._greeting: asyncio.Task[None] | None = None  # synthesising the greeting ahead
 
     def session_ended(self, status: str) -> None:
         """The session reached a terminal state elsewhere: stop waiting, end the interview, free the bot."""
@@ -207,6 +208,10 @@ class InterviewJob:
             problem = await self._prepare(plan)
             if problem is not None:
                 return await self._finish("failed", problem)
+            if self._speech is not None and self._speech.prepare is not None and not self._record.transcript:
+                # The greeting is ready before the candidate connects: they hear it at once.
+                self._greeting = asyncio.create_task(self._prepare_greeting(self._speech.prepare, plan),
+                                                     name=f"greeting-{self.session_id}")
             return await self._serve(plan)
         except Exception as e:
             # Once the bot has taken the session, a bug must end it with a reason, not leave it hanging.
@@ -214,6 +219,12 @@ class InterviewJob:
             return await self._finish("failed", f"bot_error: {type(e).__name__}")
         finally:
             await self._close()
+
+    async def _prepare_greeting(self, prepare: Callable[[str], Awaitable[None]], plan: SessionPlan) -> None:
+        try:
+            await prepare(plan.definition.greeting)
+        except Exception as e:  # it is synthesised when it is said instead
+            log.warning("greeting_not_prepared", session_id=str(self.session_id), error=f"{type(e).__name__}: {e}")
 
     async def _recall(self, record: Record) -> None:
         """The transcript so far, as transcript-svc stored it; without it the interview starts over.
@@ -572,6 +583,10 @@ class InterviewJob:
                                            duration_ms=stored.duration_ms))
 
     async def _close(self) -> None:
+        if self._greeting is not None and not self._greeting.done():
+            self._greeting.cancel()
+        if self._greeting is not None:
+            await asyncio.gather(self._greeting, return_exceptions=True)
         if self._events is not None:
             await self._events.aclose()
         for close in self._closers:

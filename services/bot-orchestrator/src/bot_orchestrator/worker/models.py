@@ -6,8 +6,10 @@ and hold per-call state, so each interview makes its own (``pipeline.py``); here
 loaded once to prove they are there.
 """
 
+import asyncio
 import shutil
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,33 @@ log = structlog.get_logger()
 ESPEAK = "espeak-ng"
 
 
+class PreparedSpeech:
+    """Audio synthesised ahead of time, by its text: a config's greeting, made while the bot waits for the
+    candidate and kept for the next sessions of the config, so it plays the moment they connect."""
+
+    def __init__(self, keep: int = 32) -> None:
+        self._audio: OrderedDict[str, list[bytes]] = OrderedDict()
+        self._keep = keep
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return " ".join(text.split())
+
+    async def prepare(self, voice: Any, text: str) -> None:
+        """Synthesise ``text`` with a Piper voice, in a thread (unless it is ready already)."""
+        key = self._key(text)
+        if key in self._audio:
+            self._audio.move_to_end(key)
+            return
+        chunks = await asyncio.to_thread(lambda: [c.audio_int16_bytes for c in voice.synthesize(text)])
+        self._audio[key] = chunks
+        while len(self._audio) > self._keep:
+            self._audio.popitem(last=False)
+
+    def get(self, text: str) -> list[bytes] | None:
+        return self._audio.get(self._key(text))
+
+
 @dataclass
 class Models:
     """What one worker process speaks and listens with."""
@@ -31,6 +60,7 @@ class Models:
     piper_name: str = ""
     espeak: str | None = None  # path of espeak-ng, the fallback voice
     load_seconds: dict[str, float] = field(default_factory=dict)
+    lines: PreparedSpeech = field(default_factory=PreparedSpeech)  # greetings synthesised ahead
 
     @property
     def voices(self) -> list[str]:

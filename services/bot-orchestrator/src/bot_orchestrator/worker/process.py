@@ -21,6 +21,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Literal
+from uuid import UUID
 
 import structlog
 from faststream.rabbit import RabbitBroker, RabbitMessage
@@ -31,7 +32,7 @@ from bot_orchestrator.worker.keeper import EXIT_RECYCLE
 from bot_orchestrator.worker.models import Models, load_models
 from bot_orchestrator.worker.settings import BotSettings
 from voice_shared.bus import consume_instance, consume_jobs, make_broker, publish_envelope, subscription
-from voice_shared.contracts import BotHeartbeat, Envelope, SessionDispatched, SessionEnded, envelope
+from voice_shared.contracts import BotHeartbeat, Envelope, SessionDispatched, SessionEnded, SessionStarted, envelope
 from voice_shared.internal_api import SessionApi, TranscriptApi
 from voice_shared.logging import configure_logging
 
@@ -81,13 +82,16 @@ class BotWorker:
         self.current: InterviewJob | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         self._stop = asyncio.Event()
-        self._beats_now: set[asyncio.Task[None]] = set()
+        self._beats_now: set[asyncio.Task[None]] = set()  # heartbeats sent at once, greetings being prepared
         self._ctx = WorkerContext(settings, models, self.broker, self.session_api, self.transcript_api,
                                   self._publish, settings.bot_id)
         self._subscriber = consume_jobs(self.broker, settings.bus_namespace, JOBS, SessionDispatched)(self._on_job)
         # Told of every session's end, to let go of its own at once (cancelled while it waits, say).
         consume_instance(self.broker, settings.bus_namespace, f"bot.{settings.bot_id}.ended", SessionEnded)(
             self._on_session_ended)
+        # Told of every invitation, to have the config's greeting ready before the candidate presses Start.
+        consume_instance(self.broker, settings.bus_namespace, f"bot.{settings.bot_id}.invited", SessionStarted)(
+            self._on_session_invited)
 
     @property
     def bot_id(self) -> str:
@@ -156,6 +160,21 @@ class BotWorker:
     async def _on_session_ended(self, ended: SessionEnded, env: Envelope) -> None:
         if self.current is not None and self.current.session_id == ended.session_id:
             self.current.session_ended(ended.status)
+
+    async def _on_session_invited(self, started: SessionStarted, env: Envelope) -> None:
+        if self.state != "idle" or env.org_id is None or self.models.piper is None:
+            return  # a busy bot keeps its CPU for its interview
+        task = asyncio.create_task(self._prepare_greeting(env.org_id, started), name="prepare-greeting")
+        self._beats_now.add(task)
+        task.add_done_callback(self._beats_now.discard)
+
+    async def _prepare_greeting(self, org_id: UUID, started: SessionStarted) -> None:
+        try:
+            plan = await self.session_api.plan(org_id, started.session_id)
+            if plan is not None and plan.definition.providers.tts.provider == "piper":
+                await self.models.lines.prepare(self.models.piper, plan.definition.greeting)
+        except Exception as e:  # the greeting is synthesised when the interview starts instead
+            log.info("greeting_not_prepared", session_id=str(started.session_id), error=f"{type(e).__name__}: {e}")
 
     async def _next_job(self) -> Job | None:
         getter = asyncio.ensure_future(self._jobs.get())

@@ -16,7 +16,7 @@ versions saved before that check.
 Both speak the session's language. Audio rates are the pipeline's: 16 kHz in, 24 kHz out.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -47,6 +47,8 @@ class Speech:
     tts_provider: str  # the voice that will speak (a local voice may stand in for the other)
     stt: Callable[[], FrameProcessor]
     tts: Callable[[], TTSService]
+    # Synthesise a line ahead (the greeting, while the bot waits), for the voices that can.
+    prepare: Callable[[str], Coroutine[Any, Any, None]] | None = None
 
 
 async def choose_speech(
@@ -88,7 +90,8 @@ async def choose_speech(
             return (f"unsupported_tts: no voice for {tts_provider} in this bot worker "
                     f"(it has: {', '.join(models.voices) or 'none'})")
         make_tts = partial(tts_service, models, tts_provider)
-        tts_provider = voice
+        prepare = partial(models.lines.prepare, models.piper) if voice == "piper" else None
+        return Speech(stt_choice.provider, voice, make_stt, make_tts, prepare)
     return Speech(stt_choice.provider, tts_provider, make_stt, make_tts)
 
 

@@ -20,7 +20,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.types import assert_given
 
-from bot_orchestrator.worker.models import Models
+from bot_orchestrator.worker.models import Models, PreparedSpeech
 
 ESPEAK_VOICE = "en-us"
 ESPEAK_WORDS_PER_MINUTE = 165
@@ -73,27 +73,32 @@ class LoadedWhisperSTTService(WhisperSTTService):
 
 
 class LoadedPiperTTSService(TTSService):
-    """Piper with a voice the process already holds (the bundled en_US joe, 22.05 kHz)."""
+    """Piper with a voice the process already holds (the bundled en_US joe, 22.05 kHz); what was
+    ``prepared`` ahead is played as it is."""
 
-    def __init__(self, *, voice: Any, voice_name: str, **kwargs: Any) -> None:
+    def __init__(self, *, voice: Any, voice_name: str, prepared: PreparedSpeech | None = None, **kwargs: Any) -> None:
         super().__init__(
             push_start_frame=True, push_stop_frames=True,
             settings=TTSSettings(model=None, voice=voice_name, language=None), **kwargs,
         )
         self._voice = voice
+        self._prepared = prepared
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesise sentence by sentence in a thread, streaming each one as it is ready."""
-        chunks = iter(self._voice.synthesize(text))
+        ready = self._prepared.get(text) if self._prepared is not None else None
+        chunks = iter(self._voice.synthesize(text)) if ready is None else iter(())
 
         def next_chunk() -> bytes | None:
             chunk = next(chunks, None)
             return None if chunk is None else chunk.audio_int16_bytes
 
         async def audio() -> AsyncIterator[bytes]:
+            for prepared_pcm in ready or ():
+                yield prepared_pcm
             while (pcm := await asyncio.to_thread(next_chunk)) is not None:
                 yield pcm
 
@@ -160,7 +165,7 @@ def tts_service(models: Models, provider: str) -> TTSService:
     """The voice the config asks for, else the other local one (``voices_for`` said which is there)."""
     voice = voice_for(models, provider)
     if voice == "piper":
-        return LoadedPiperTTSService(voice=models.piper, voice_name=models.piper_name)
+        return LoadedPiperTTSService(voice=models.piper, voice_name=models.piper_name, prepared=models.lines)
     if voice == "espeak" and models.espeak:
         return EspeakTTSService(executable=models.espeak)
     raise LookupError(f"no local voice for TTS provider {provider!r}")
