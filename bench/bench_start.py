@@ -10,9 +10,12 @@ its bot is free again). Timed from the moment each candidate pressed Start:
 - SDP answer: the gateway returned the bot's answer to the candidate's offer;
 - greeting heard: the first audio of the greeting at the candidate (the headline number).
 
-Scenarios: ``-m`` candidates one after another with the pool warm; a burst of ``--burst`` at once (more than
-the warm bots: the extra ones queue until a bot is free or the orchestrator starts another); then a pool of 0
-warm bots (``--cold`` candidates one after another, each waiting for the bot the orchestrator starts for it).
+Scenarios: ``-m`` candidates one after another with the pool warm and the machine quiet (each waits until the
+last one's transcript is final and no bot is busy or loading its models: on 2 cores everything shares the
+CPU); a burst of ``--burst`` at once (more than the pool: the extra ones queue until a bot is free or the
+orchestrator starts another, while finished sessions are scored); then a pool of 0 warm bots (``--cold``
+candidates one after another, each waiting for the bot the orchestrator starts for it). Invitations go out
+first, as they do in life: the candidates press Start later.
 
     .venv/bin/python bench/bench_start.py --warm 2 -m 10 --burst 4 --cold 3
 """
@@ -74,6 +77,14 @@ class Bench:
                 raise TimeoutError(f"the pool did not get there: {pool}")
             await asyncio.sleep(0.2)
         return pool
+
+    async def quiet(self, last_session: str | None, warm: int) -> None:
+        """Until the last session's transcript is final (nothing to score: the candidate only listened) and the
+        pool has ``warm`` idle bots and nothing else."""
+        if last_session is not None:
+            await self.tap.wait_for(lambda: self.tap.of("transcript.completed", last_session), 60)
+        await self.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"]
+                              and set(p["byState"]) == {"idle"})
 
     async def invite(self) -> tuple[str, JoinLink]:
         """A session started (the candidate invited), its link opened and consented to."""
@@ -147,9 +158,11 @@ async def run(warm: int, args: argparse.Namespace, voice: Voice, ears: Ears, wor
                 invited = [await bench.invite() for _ in range(args.m + args.burst)]
                 sequential = []
                 for n in range(args.m):
-                    await bench.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"])
-                    print(f"warm candidate {n + 1}/{args.m}...", file=sys.stderr, flush=True)
+                    # A quiet machine: the last session's transcript made, no bot busy or loading its models.
+                    await bench.quiet(invited[n - 1][0] if n else None, warm)
                     sequential.append(await bench.candidate(invited[n]))
+                    print(f"warm candidate {n + 1}/{args.m}: greeting heard after {_ms(sequential[-1].greeting)}",
+                          file=sys.stderr, flush=True)
                 out["warm"] = sequential
                 pool = await bench.until_pool(lambda p: p["byState"].get("idle", 0) >= warm and not p["waiting"])
                 out["burst_idle"] = pool["byState"].get("idle", 0)
@@ -182,7 +195,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> str:
     return "\n\n".join([
         f"Start pressed -> greeting, embedded stack (local rooms on 127.0.0.1, Piper, scripted interviewer); "
         f"pool backend local, {args.warm} warm bot(s); 2 cores",
-        table(f"Warm: {args.m} candidates one after another, {args.warm} warm bot(s)", warm["warm"]),
+        table(f"Warm: {args.m} candidates one after another, {args.warm} warm bot(s), machine quiet", warm["warm"]),
         table(f"Burst: {args.burst} candidates at once, {warm['burst_idle']} idle bot(s) then (the rest queue, "
               f"or wait for a bot started for them)", warm["burst"]),
         table(f"Cold: {args.cold} candidates one after another, pool of 0 (a bot is started for each)", cold["cold"]),

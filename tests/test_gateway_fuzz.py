@@ -56,6 +56,8 @@ class ServedPlatform(threading.Thread):
     async def _serve(self) -> None:
         from analytics_svc.app import create_app as create_analytics_svc
         from analytics_svc.settings import AnalyticsSettings
+        from bot_orchestrator.app import create_app as create_orchestrator
+        from bot_orchestrator.settings import OrchestratorSettings
         from session_svc.app import create_app as create_session_svc
         from session_svc.erasure.transcripts import TranscriptErasure
         from session_svc.settings import SessionSettings
@@ -80,13 +82,19 @@ class ServedPlatform(threading.Thread):
                 analytics = create_analytics_svc(AnalyticsSettings(**self.env, database_pool_size=4),  # type: ignore[arg-type]
                                                  session_svc=upstream, transcript_svc=transcript_upstream)
                 to_analytics = httpx.ASGITransport(app=analytics, raise_app_exceptions=False)
+                # The pool's API with an orchestrator that starts no bot.
+                pool = create_orchestrator(OrchestratorSettings(**self.env, pool_backend="external",  # type: ignore[arg-type]
+                                                                pool_min_idle=0, database_pool_size=2))
+                to_pool = httpx.ASGITransport(app=pool, raise_app_exceptions=False)
                 async with (
                     analytics.router.lifespan_context(analytics),
                     httpx.AsyncClient(transport=to_analytics, base_url="http://analytics-svc") as analytics_upstream,
+                    pool.router.lifespan_context(pool),
+                    httpx.AsyncClient(transport=to_pool, base_url="http://bot-orchestrator") as pool_upstream,
                 ):
                     gateway = create_gateway(GatewaySettings(**self.env), upstreams={  # type: ignore[arg-type]
                         "session-svc": upstream, "transcript-svc": transcript_upstream,
-                        "analytics-svc": analytics_upstream})
+                        "analytics-svc": analytics_upstream, "bot-orchestrator": pool_upstream})
                     self.server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
                     await self.server.serve(sockets=[self.sock])
 

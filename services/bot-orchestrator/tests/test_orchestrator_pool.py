@@ -109,6 +109,10 @@ async def test_the_queue_gives_each_waiting_session_its_place_and_bots_are_known
         await until(lost, 10)
 
 
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
 async def _not_waiting(client: httpx.AsyncClient, org: uuid.UUID, sid: uuid.UUID, headers: dict[str, str]) -> bool:
     r = await client.get(f"/internal/queue/{sid}?orgId={org}", headers=headers)
     return r.status_code == 404
@@ -166,7 +170,8 @@ async def test_the_local_backend_keeps_real_workers_warm_and_replaces_a_killed_o
 
             first = await until(warm, 180)
             assert first["coldStartSeconds"] is not None and first["coldStartSeconds"] > 0
-            assert (await client.get("/readyz")).status_code == 200
+            # Ready once a reconcile has seen the warm target met (within one reconcile interval).
+            await until(lambda: _ready(client), 5)
             pid = backend.pid(first["id"])
             assert pid is not None
             os.kill(pid, signal.SIGKILL)

@@ -117,8 +117,8 @@ def test_each_route_documents_its_body_parameters_and_answers(openapi, route) ->
 
     params = {p["name"]: p for p in op.get("parameters", [])}
     org_id = params.get("orgId")
-    if route[1].startswith("/api/voice/admin/") or route in SIGNED_LINKS:
-        assert org_id is None  # platform scope, or the link names it
+    if route[1].startswith(("/api/voice/admin/", "/api/voice/pool")) or route in SIGNED_LINKS:
+        assert org_id is None  # platform scope (credentials, the bot pool), or the link names it
     elif route in ORG_FROM_JOIN_TOKEN:
         assert org_id is not None
         assert not org_id["required"] and {"format": "uuid", "type": "string"} in org_id["schema"]["anyOf"]

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import structlog
 
-from voice_shared.api.bot import SessionPlan
+from voice_shared.api.bot import InvitedGreetings, SessionPlan
 from voice_shared.api.pool import QueuePlace
 from voice_shared.api.rooms import RoomAccess
 from voice_shared.api.transcripts import SessionSegments, TranscriptPublic
@@ -85,6 +85,12 @@ class SessionApi(ServiceApi):
             return None
         self._check(answer, "plan")
         return SessionPlan.model_validate(answer.json())
+
+    async def invited_greetings(self) -> list[str]:
+        """The greetings of sessions waiting for their candidate's Start, newest invitations first."""
+        answer = await self._request("GET", "/internal/sessions/invited-greetings", retries=False)
+        self._check(answer, "invited_greetings")
+        return InvitedGreetings.model_validate(answer.json()).greetings
 
     async def room(self, org_id: UUID, session_id: UUID) -> RoomAccess | None:
         """The session's live room and the bot's (owner) meeting token; None if it has none (not started, or over)."""

@@ -19,9 +19,10 @@ async def try_lead(tx: AsyncSession) -> bool:
                 .scalar_one())
 
 
-async def live_bots(tx: AsyncSession) -> list[BotInstance]:
-    stmt = select(B).where(col(B.ended_at).is_(None)).order_by(col(B.started_at), col(B.id)).with_for_update()
-    return list((await tx.execute(stmt)).scalars())
+async def live_bots(tx: AsyncSession, *, lock: bool = False) -> list[BotInstance]:
+    """Bots not ended, oldest first; ``lock``: for the reconcile that changes them (readers never wait)."""
+    stmt = select(B).where(col(B.ended_at).is_(None)).order_by(col(B.started_at), col(B.id))
+    return list((await tx.execute(stmt.with_for_update() if lock else stmt)).scalars())
 
 
 async def bot(tx: AsyncSession, bot_id: str) -> BotInstance | None:

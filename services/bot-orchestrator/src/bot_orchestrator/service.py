@@ -145,7 +145,7 @@ class Pool:
         async with transaction(self._db) as tx:
             if not await repo.try_lead(tx):
                 return None
-            bots = await repo.live_bots(tx)
+            bots = await repo.live_bots(tx, lock=True)
             for bot in bots:
                 why = self._ended(bot, exited, now)
                 if why is None:

@@ -3,11 +3,13 @@
 from uuid import UUID
 
 from fastapi import APIRouter
+from sqlalchemy import text
 from sqlmodel import col, select
 
+from session_svc.deps import SettingsDep
 from session_svc.knowledge.service import enabled_kb_ids
 from session_svc.models import VoiceConfigVersion, VoiceSession
-from voice_shared.api.bot import SessionPlan
+from voice_shared.api.bot import InvitedGreetings, SessionPlan
 from voice_shared.api.configs import InterviewDefinition
 from voice_shared.auth import Principal, PrincipalDep, require_service
 from voice_shared.contracts import SessionStatus
@@ -18,6 +20,20 @@ from voice_shared.errors import Forbidden, NotFound
 router = APIRouter(prefix="/internal/sessions", tags=["bot"])
 
 PLAN_READERS = frozenset({"bot", "analytics"})
+GREETINGS_AHEAD = 32  # as many as a bot keeps
+
+
+@router.get("/invited-greetings")
+async def invited_greetings(principal: PrincipalDep, db: DbDep, settings: SettingsDep) -> InvitedGreetings:
+    """The greetings of sessions waiting for their candidate's Start (across orgs; the texts only), for a bot
+    that comes up to synthesise ahead."""
+    require_service(principal)
+    if principal.service != "bot":
+        raise Forbidden("Only the bot reads the invited greetings.", code="bot_only")
+    async with transaction(db) as tx:
+        rows = (await tx.execute(text(f"SELECT greeting FROM {settings.db_schema}.invited_greetings(:n)"),
+                                 {"n": GREETINGS_AHEAD})).scalars()
+        return InvitedGreetings(greetings=[g for g in rows if g])
 
 
 @router.get("/{session_id}/plan")

@@ -19,3 +19,9 @@ class SessionPlan(ApiModel):
     config_version: int = Field(ge=1, description="The config version recorded on the session.")
     definition: InterviewDefinition = Field(description="What the bot runs: persona, questions, providers.")
     kb_ids: list[UUID] = Field(default_factory=list, description="Enabled knowledge bases, in link order.")
+
+
+class InvitedGreetings(ApiModel):
+    """What the interviewers of sessions waiting for their candidate's Start say first (texts only)."""
+
+    greetings: list[str]

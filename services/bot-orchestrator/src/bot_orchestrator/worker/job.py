@@ -50,7 +50,13 @@ from bot_orchestrator.worker.events import Publish, SessionEvents
 from bot_orchestrator.worker.internal_api import SessionPassages
 from bot_orchestrator.worker.interviewer import Rejoin
 from bot_orchestrator.worker.models import Models
-from bot_orchestrator.worker.pipeline import InterviewPipeline, Latencies, build_pipeline, transport_params
+from bot_orchestrator.worker.pipeline import (
+    InterviewPipeline,
+    Latencies,
+    build_pipeline,
+    transport_params,
+    turn_taking,
+)
 from bot_orchestrator.worker.providers import Speech, choose_speech
 from bot_orchestrator.worker.recording import Recorder
 from bot_orchestrator.worker.settings import BotSettings
@@ -182,6 +188,7 @@ class InterviewJob:
         self._over = False
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._greeting: asyncio.Task[None] | None = None  # synthesising the greeting ahead
+        self._turns: Any = None  # turn_taking() made ahead for the first pipeline
 
     def session_ended(self, status: str) -> None:
         """The session reached a terminal state elsewhere: stop waiting, end the interview, free the bot."""
@@ -212,6 +219,7 @@ class InterviewJob:
                 # The greeting is ready before the candidate connects: they hear it at once.
                 self._greeting = asyncio.create_task(self._prepare_greeting(self._speech.prepare, plan),
                                                      name=f"greeting-{self.session_id}")
+            self._turns = turn_taking(plan.definition.persona)  # the first pipeline's, before the offer comes
             return await self._serve(plan)
         except Exception as e:
             # Once the bot has taken the session, a bug must end it with a reason, not leave it hanging.
@@ -413,13 +421,16 @@ class InterviewJob:
         if current is not None:  # an earlier peer that never connected, or that left: this one replaces it
             await self._end_pipeline("replaced_by_new_offer")
         self._pipeline_done.clear()
+        received = time.monotonic()
         try:
             connection = await answer_offer(offer.sdp)
         except ValueError as e:
             raise Refused("invalid_sdp", f"The offer could not be used: {e}"[:500]) from e
+        answered = time.monotonic()
         self._connection = connection
         self._start_pipeline(SmallWebRTCTransport(webrtc_connection=connection, params=transport_params()))
-        log.info("webrtc_offer_answered", session_id=str(self.session_id), peer=offer.peer, pc_id=connection.pc_id)
+        log.info("webrtc_offer_answered", session_id=str(self.session_id), peer=offer.peer, pc_id=connection.pc_id,
+                 answer_seconds=round(answered - received, 3), pipeline_seconds=round(time.monotonic() - answered, 3))
         return self._answered(connection)
 
     def _answered(self, connection: Any) -> WebRtcAnswered:
@@ -487,7 +498,9 @@ class InterviewJob:
             latencies=self._latencies,
             rejoin=rejoin,
             recorder=buffer,
+            turns=self._turns,
         )
+        self._turns = None
         self._interview = interview
 
         @transport.event_handler("on_client_connected")

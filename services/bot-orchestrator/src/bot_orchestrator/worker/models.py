@@ -29,6 +29,7 @@ class PreparedSpeech:
 
     def __init__(self, keep: int = 32) -> None:
         self._audio: OrderedDict[str, list[bytes]] = OrderedDict()
+        self._making: dict[str, asyncio.Future[None]] = {}  # one synthesis of a text at a time
         self._keep = keep
 
     @staticmethod
@@ -41,10 +42,19 @@ class PreparedSpeech:
         if key in self._audio:
             self._audio.move_to_end(key)
             return
-        chunks = await asyncio.to_thread(lambda: [c.audio_int16_bytes for c in voice.synthesize(text)])
-        self._audio[key] = chunks
-        while len(self._audio) > self._keep:
-            self._audio.popitem(last=False)
+        if (making := self._making.get(key)) is not None:
+            await asyncio.shield(making)
+            return
+        self._making[key] = asyncio.get_running_loop().create_future()
+        try:
+            began = time.monotonic()
+            chunks = await asyncio.to_thread(lambda: [c.audio_int16_bytes for c in voice.synthesize(text)])
+            self._audio[key] = chunks
+            log.info("line_prepared", seconds=round(time.monotonic() - began, 3), chars=len(key))
+            while len(self._audio) > self._keep:
+                self._audio.popitem(last=False)
+        finally:
+            self._making.pop(key).set_result(None)
 
     def get(self, text: str) -> list[bytes] | None:
         return self._audio.get(self._key(text))

@@ -124,14 +124,16 @@ def build_pipeline(
     latencies: Latencies | None = None,
     rejoin: Rejoin | None = None,
     recorder: FrameProcessor | None = None,
+    turns: tuple[LLMUserAggregator, LLMAssistantAggregator] | None = None,
 ) -> InterviewPipeline:
     """The interview's pipeline and its worker; nothing runs until the worker is run.
 
     ``latencies`` collects across the pipelines of one interview (a candidate may rejoin); ``rejoin``
     makes this pipeline go on from an earlier one's transcript; ``recorder`` (an audio buffer) hears
-    both sides after the output transport.
+    both sides after the output transport; ``turns`` is ``turn_taking(persona)`` made ahead (its models
+    take tens of milliseconds to load, which the candidate would wait for).
     """
-    user, assistant = turn_taking(persona)
+    user, assistant = turns or turn_taking(persona)
     interviewer = InterviewerProcessor(
         engine, session_id, sink, tick_seconds=tick_seconds, answer_pause_seconds=answer_pause_seconds, rejoin=rejoin,
     )

@@ -19,6 +19,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
@@ -113,6 +114,7 @@ class BotWorker:
             self.state = "idle"
             await self._heartbeat()
             log.info("bot_ready", bot_id=self.bot_id, queue=JOBS.queue_name(self.settings.bus_namespace))
+            self._in_background(self._prepare_invited(), "prepare-invited")
             while not self._stop.is_set():
                 job = await self._next_job()
                 if job is None:
@@ -164,9 +166,24 @@ class BotWorker:
     async def _on_session_invited(self, started: SessionStarted, env: Envelope) -> None:
         if self.state != "idle" or env.org_id is None or self.models.piper is None:
             return  # a busy bot keeps its CPU for its interview
-        task = asyncio.create_task(self._prepare_greeting(env.org_id, started), name="prepare-greeting")
+        self._in_background(self._prepare_greeting(env.org_id, started), "prepare-greeting")
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._beats_now.add(task)
         task.add_done_callback(self._beats_now.discard)
+
+    async def _prepare_invited(self) -> None:
+        """A bot that comes up has the greetings of sessions invited before it ready too (while idle)."""
+        if self.models.piper is None:
+            return
+        try:
+            for greeting in await self.session_api.invited_greetings():
+                if self.state != "idle":
+                    return
+                await self.models.lines.prepare(self.models.piper, greeting)
+        except Exception as e:  # greetings are synthesised when they are said instead
+            log.info("invited_greetings_not_prepared", error=f"{type(e).__name__}: {e}")
 
     async def _prepare_greeting(self, org_id: UUID, started: SessionStarted) -> None:
         try:
@@ -227,9 +244,7 @@ class BotWorker:
         await publish_envelope(self.broker, self.settings.bus_namespace, env)
 
     def _beat_now(self) -> None:
-        task = asyncio.create_task(self._heartbeat(), name="bot-heartbeat-now")
-        self._beats_now.add(task)
-        task.add_done_callback(self._beats_now.discard)
+        self._in_background(self._heartbeat(), "bot-heartbeat-now")
 
     async def _beat(self) -> None:
         while True:

@@ -99,7 +99,7 @@ def _past_deadline(info: JoinInfo) -> bool:
 async def _relay(request: Request, token: str, method: str, action: str, body: ConsentCreate | None = None) -> Response:
     """session-svc's internal join API's JSON answer, as it is, for the page's script."""
     claims = _claims(request, token)  # a bad link is a 401 here, before anything else
-    path = f"/internal/join/{claims.sid}" + (f"/{action}" if action else "")
+    path = f"/internal/join/{claims.sid}" + (f"/{action}" if action else "?withQueue=true")
     answer = await _session_svc(request, method, path, token, body)
     if not answer.headers.get("content-type", "").startswith("application/json"):
         raise BadGateway("session-svc gave an answer that is not JSON.", details={"upstream": "session-svc"})

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from session_svc.deps import SettingsDep
 from session_svc.dispatch import service as dispatch
@@ -28,9 +28,11 @@ QueueDep = Annotated[QueueReader, from_state("queue")]
 @router.get("/{session_id}")
 async def get_join_info(
     session_id: UUID, candidate: CandidateDep, db: DbDep, settings: SettingsDep, rooms: RoomsDep, queue: QueueDep,
+    with_queue: Annotated[bool, Query(alias="withQueue", description="Ask the orchestrator for the place in line.")]
+    = False,
 ) -> JoinInfo:
     """What the join page shows: only for the session the token names (404 otherwise)."""
-    return await service.join_info(db, candidate, settings.data_retention_days, rooms, queue)
+    return await service.join_info(db, candidate, settings.data_retention_days, rooms, queue if with_queue else None)
 
 
 @router.post("/{session_id}/consent")
