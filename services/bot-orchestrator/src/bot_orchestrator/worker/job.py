@@ -35,6 +35,8 @@ import structlog
 from aiormq.exceptions import ChannelLockedResource
 from faststream.rabbit import RabbitBroker
 from pipecat.transports.base_transport import BaseTransport
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # with the module, not at the first offer
+from pipecat.workers.runner import WorkerRunner
 
 from bot_orchestrator.engine import (
     InterviewEngine,
@@ -416,8 +418,6 @@ class InterviewJob:
             return self._answered(current)
         if self._connected.is_set():
             raise Refused("peer_limit", "Someone is already connected to this interview.")
-        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
-
         if current is not None:  # an earlier peer that never connected, or that left: this one replaces it
             await self._end_pipeline("replaced_by_new_offer")
         self._pipeline_done.clear()
@@ -477,8 +477,6 @@ class InterviewJob:
 
     def _start_pipeline(self, transport: BaseTransport) -> InterviewPipeline:
         """The interview's pipeline on ``transport``, running; its client events are the candidate's."""
-        from pipecat.workers.runner import WorkerRunner
-
         assert self._interviewer is not None and self._record is not None and self._plan is not None
         assert self._speech is not None
         record, definition = self._record, self._plan.definition
