@@ -9,20 +9,17 @@ or a stopped one's deleted without its own) is answered 400 and recorded as a vi
 ends by checking there were none.
 """
 
-import asyncio
 import datetime
 import ipaddress
 import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -504,33 +501,14 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@asynccontextmanager
-async def serving_tls(app: Any, cert: Path, key: Path) -> AsyncIterator[int]:
-    """``voice_shared.testing.serving`` over HTTPS (it has no TLS option); yields the port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
-                                           ssl_certfile=str(cert), ssl_keyfile=str(key)))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def test_in_a_pod_it_uses_the_service_account_token_and_ca(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cert, key = self_signed(tmp_path)
     token = tmp_path / "token"
     token.write_text("in-cluster-token")
     fake = FakeKubeApiServer(token="in-cluster-token")
-    async with serving_tls(fake, cert, key) as port:
+    async with serving(fake, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        port = url.rsplit(":", 1)[1]
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(port))
         monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))

@@ -81,11 +81,12 @@ def join_headers(join_url: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app over real HTTP on a free 127.0.0.1 port, in this event loop; yields its URL."""
+async def serving(app: Any, **options: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app over real HTTP on a free 127.0.0.1 port, in this event loop; yields its URL.
+    ``options`` go to uvicorn (``ssl_certfile`` and ``ssl_keyfile`` make it HTTPS)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", **options))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(500):
         if server.started or task.done():
@@ -93,7 +94,7 @@ async def serving(app: Any) -> AsyncIterator[str]:
         await asyncio.sleep(0.01)
     assert server.started, "uvicorn did not start"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"{'https' if 'ssl_certfile' in options else 'http'}://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task

@@ -9,7 +9,6 @@ says so), asks the policy for the next step, starts and stops bots, and announce
 """
 
 import asyncio
-import contextlib
 import math
 import statistics
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from voice_shared.contracts import (
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Forbidden, NotFound
 from voice_shared.outbox import add_to_outbox
+from voice_shared.periodic import every
 
 log = structlog.get_logger()
 
@@ -126,13 +126,8 @@ class Pool:
     # --- the loop ------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.reconcile_once()
-            except Exception:  # the loop outlives a database or runtime outage; the next turn tries again
-                log.exception("pool_reconcile_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._settings.pool_reconcile_seconds)
+        await every(self._settings.pool_reconcile_seconds, self._stopping, self.reconcile_once,
+                    "pool_reconcile_failed")
 
     def stop(self) -> None:
         self._stopping.set()

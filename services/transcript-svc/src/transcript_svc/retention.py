@@ -1,7 +1,6 @@
 """The retention sweeper: at start and then periodically, removes records past their org's retention."""
 
 import asyncio
-import contextlib
 
 import structlog
 
@@ -10,6 +9,7 @@ from transcript_svc.archive import Archive
 from transcript_svc.settings import TranscriptSettings
 from voice_shared.db import SessionMaker
 from voice_shared.outbox import OutboxRelay
+from voice_shared.periodic import every
 
 log = structlog.get_logger()
 
@@ -29,13 +29,7 @@ class RetentionSweeper:
         return total
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.sweep()
-            except Exception:  # the sweeper outlives a database or object store outage
-                log.exception("retention_sweep_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._settings.retention_sweep_seconds)
+        await every(self._settings.retention_sweep_seconds, self._stopping, self.sweep, "retention_sweep_failed")
 
     def stop(self) -> None:
         self._stopping.set()

@@ -11,7 +11,6 @@ reason ``link_expired`` (its room is then deleted like any ended session's).
 """
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -34,6 +33,7 @@ from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict, Gone, TooManyRequests
 from voice_shared.join import JoinClaims
 from voice_shared.outbox import add_to_outbox, claim_inbox
+from voice_shared.periodic import every
 
 log = structlog.get_logger()
 
@@ -178,13 +178,8 @@ class LinkExpiry:
         return ended
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.sweep_once()
-            except Exception:  # the sweeper outlives a database outage
-                log.exception("link_expiry_sweep_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._settings.link_expiry_sweep_seconds)
+        await every(self._settings.link_expiry_sweep_seconds, self._stopping, self.sweep_once,
+                    "link_expiry_sweep_failed")
 
     def stop(self) -> None:
         self._stopping.set()

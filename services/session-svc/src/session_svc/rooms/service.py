@@ -9,7 +9,6 @@ replaced), so neither a failed call nor a crash leaves a room behind.
 """
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from voice_shared.api.rooms import RoomAccess, RoomPublic
 from voice_shared.contracts import SessionStatus
 from voice_shared.db import SessionMaker, transaction
 from voice_shared.errors import Conflict
+from voice_shared.periodic import every
 
 log = structlog.get_logger()
 
@@ -240,13 +240,7 @@ class Rooms:
 
     async def run_sweeper(self) -> None:
         """Sweep at once (a crash may have left rooms), then every ``room_sweep_seconds``."""
-        while not self._stopping.is_set():
-            try:
-                await self.sweep_once()
-            except Exception:  # the sweeper outlives a database or provider outage
-                log.exception("room_sweep_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._settings.room_sweep_seconds)
+        await every(self._settings.room_sweep_seconds, self._stopping, self.sweep_once, "room_sweep_failed")
 
     def stop(self) -> None:
         self._stopping.set()
