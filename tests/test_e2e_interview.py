@@ -11,8 +11,10 @@ import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -237,3 +239,81 @@ async def test_an_interview_resumes_on_another_bot_when_its_bot_is_killed(
         window = audio[before_crash["start_ms"] * 16:before_crash["end_ms"] * 16, 0].astype(float)
         assert float(np.sqrt(np.mean(window ** 2))) > 100, (before_crash, context)
         assert not list((services_only.objects_dir / "recordings").rglob("parts/*/*.ogg")), context
+
+
+@pytest.fixture
+def pool_of_one(tmp_path: Path) -> Iterator[LocalStack]:
+    """`voice run` whose orchestrator keeps one warm bot and may run no more (a burst must queue)."""
+    env = {**FAST_HEARTBEATS, "VOICE_POOL_MAX_BOTS": "1", "VOICE_LINK_EXPIRY_SWEEP_SECONDS": "1"}
+    with running(LocalStack(tmp_path, run_bots=1, extra_env=env, **SERVERS)) as stack:
+        yield stack
+
+
+async def test_invitations_hold_no_bot_a_burst_queues_in_order_and_a_late_link_expires(
+    pool_of_one: LocalStack, models: tuple[Voice, Ears]
+) -> None:
+    stack = pool_of_one
+    org_id, token = dev_organisation(stack.settings)
+    admin = {"Authorization": f"Bearer {token}"}
+    q = {"orgId": str(org_id)}
+    async with tapped(stack) as tap, httpx.AsyncClient(base_url=stack.gateway_url, timeout=30.0,
+                                                      trust_env=False) as client:
+        await warm_bots(stack, tap, 1)
+        config = (await client.post("/api/voice/configs", params=q, headers=admin,
+                                    json=load_config(EXAMPLE_CONFIG, 1))).json()
+
+        async def invited(**fields: object) -> dict:  # type: ignore[type-arg]
+            body = {"configId": config["id"], "interviewType": "e2e", "candidateName": "Invited",
+                    "candidateEmail": f"e2e-{uuid.uuid4().hex[:6]}@example.com", **fields}
+            session = (await client.post("/api/voice/sessions", params=q, headers=admin, json=body)).json()
+            started = await client.post(f"/api/voice/sessions/{session['id']}/start", params=q, headers=admin)
+            assert started.status_code == 200, started.text
+            return dict(started.json())
+
+        # Invited and never opened: it holds no bot, and one soon past its deadline.
+        idle = await invited()
+        deadline = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+        late = await invited(joinDeadline=deadline)
+
+        # Two candidates press Start at once with one bot: the second waits its turn, told its place.
+        started: list[uuid.UUID] = []
+        places: list[dict] = []  # type: ignore[type-arg]
+
+        async def watch_queue() -> None:
+            while len(started) < 2 or not all(tap.of("bot.joined", s) for s in started):
+                for sid in started:
+                    shown = (await client.get(f"/api/voice/sessions/{sid}", params=q, headers=admin)).json()
+                    if shown.get("queue"):
+                        places.append(shown["queue"])
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.ensure_future(watch_queue())
+        voice, ears = models
+        first, second = await asyncio.gather(*(
+            simulate(client, org_id, token, load_config(EXAMPLE_CONFIG, 1), load_persona("strong"), voice=voice,
+                     ears=ears, timeout_seconds=300, score_wait_seconds=0, on_started=started.append)
+            for _ in range(2)))
+        await asyncio.wait_for(watcher, 30)
+        context = f"{first.to_json()}\n{second.to_json()}\n{places}\n{stack.logs()}"
+        assert (first.status, second.status) == ("completed", "completed"), context
+        earlier, later = sorted((first, second), key=lambda r: tap.of("bot.joined", r.session_id)[0].at)
+        # The later one was taken only once the earlier one's interview was over, and was told its place.
+        assert tap.of("bot.finished", earlier.session_id)[0].at <= tap.of("bot.joined", later.session_id)[0].at, \
+            context
+        assert places and places[0]["position"] == 1 and places[0]["estimatedWaitSeconds"] > 0, context
+
+        # The invitation nobody opened is still waiting, and no bot ever took it.
+        shown = (await client.get(f"/api/voice/sessions/{idle['id']}", params=q, headers=admin)).json()
+        assert (shown["status"], shown["dispatchedAt"]) == ("ready", None), context
+        assert not tap.of("bot.heartbeat", idle["id"]) and not tap.of("session.dispatched", idle["id"]), context
+        # The late one ended link_expired, its room deleted; its link says so in words.
+        ended = await tap.wait_for(lambda: tap.of("session.ended", late["id"]), 30)
+        assert ended[0].payload["reason"] == "link_expired", context
+        page = await client.get(urlsplit(late["joinUrl"]).path)
+        assert page.status_code in (401, 410) and "This link has expired" in page.text, page.text
+        for _ in range(50):
+            gone = (await client.get(f"/api/voice/sessions/{late['id']}", params=q, headers=admin)).json()
+            if gone["room"] is None:
+                break
+            await asyncio.sleep(0.2)
+        assert gone["status"] == "failed" and gone["room"] is None, gone

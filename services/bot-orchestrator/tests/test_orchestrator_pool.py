@@ -148,10 +148,33 @@ async def test_platform_admins_set_the_schedule_and_the_pool_follows_it_without_
         await client.put("/api/voice/pool/schedule", headers=admin, json={"enabled": False})
 
 
+@asynccontextmanager
+async def own_namespace(platform_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
+    """The run's database with a bus namespace of this test's own: jobs other tests left unserved in the
+    run's queue would keep real workers busy."""
+    from voice_shared.bus import declare_topology, delete_topology, make_broker
+    from voice_shared.settings import ServiceSettings
+
+    env = {**platform_env, "bus_namespace": f"{platform_env['bus_namespace']}p{uuid.uuid4().hex[:6]}"}
+    broker = make_broker(ServiceSettings(**env))  # type: ignore[arg-type]
+    await broker.connect()
+    await declare_topology(broker, env["bus_namespace"])
+    await broker.stop()
+    try:
+        yield env
+    finally:
+        await delete_topology(env["amqp_url"], env["bus_namespace"])
+
+
 @pytest.mark.slow
 async def test_the_local_backend_keeps_real_workers_warm_and_replaces_a_killed_one(  # type: ignore[no-untyped-def]
     platform_env, token
 ) -> None:
+    async with own_namespace(platform_env) as env:
+        await local_backend_keeps_workers_warm(env, token)
+
+
+async def local_backend_keeps_workers_warm(platform_env: dict[str, str], token: Any) -> None:
     admin = auth(token(platform_admin=True))
     env = {**os.environ, **{f"VOICE_{k.upper()}": v for k, v in platform_env.items()}, "VOICE_HEARTBEAT_SECONDS": "1"}
     backend = LocalBackend(env)
