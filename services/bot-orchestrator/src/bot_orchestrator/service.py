@@ -248,7 +248,9 @@ class Pool:
         now = datetime.now(UTC)
         cold_start = statistics.median(cold) if cold else DEFAULT_COLD_START_SECONDS
         starting = [b for b in bots if b.state == "starting"]
-        room = max(0, self.limits.max_bots - len([b for b in bots if b.state in LIVE_STATES]))
+        # Bots the pool may still start (none where something else runs them).
+        room = 0 if isinstance(self.backend, ExternalBackend) else \
+            max(0, self.limits.max_bots - len([b for b in bots if b.state in LIVE_STATES]))
         if position <= len(starting) + room:
             return cold_start
         length = statistics.median(lengths) if lengths else DEFAULT_INTERVIEW_SECONDS

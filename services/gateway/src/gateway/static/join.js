@@ -62,6 +62,7 @@
   }
 
   function minutes(seconds) {
+    if (seconds < 45) return "less than a minute";
     const m = Math.max(1, Math.round(seconds / 60));
     return m === 1 ? "about a minute" : "about " + m + " minutes";
   }
