@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -52,7 +52,7 @@ async def end_assignments(tx: AsyncSession, session_id: UUID, at: datetime, outc
                      .values(ended_at=at, outcome=outcome))
 
 
-def _waiting() -> list:  # type: ignore[type-arg]  # SQL conditions
+def _waiting() -> list[ColumnElement[bool]]:
     return [col(A.picked_at).is_(None), col(A.ended_at).is_(None)]
 
 

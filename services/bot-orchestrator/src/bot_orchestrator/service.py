@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot_orchestrator import repository as repo
 from bot_orchestrator.metrics import PoolMetrics
@@ -208,8 +209,8 @@ class Pool:
 
     # --- what others ask -------------------------------------------------------------------------------
 
-    async def schedule(self, tx: object) -> Schedule:
-        row = await repo.schedule(tx)  # type: ignore[arg-type]
+    async def schedule(self, tx: AsyncSession) -> Schedule:
+        row = await repo.schedule(tx)
         return Schedule.model_validate(row.schedule) if row else Schedule()
 
     async def set_schedule(self, principal: Principal, body: PoolSchedule) -> PoolPublic:
@@ -266,7 +267,7 @@ class Pool:
         require_platform_admin(principal)
         now = datetime.now(UTC)
         async with transaction(self._db) as tx:
-            bots = [b for b in await repo.live_bots(tx)]
+            bots = await repo.live_bots(tx)
             waiting, oldest = await repo.waiting(tx)
             schedule = await self.schedule(tx)
             cold = [c for c in (_cold(b) for b in await repo.recent_cold_starts(tx)) if c is not None]
